@@ -1,0 +1,79 @@
+/* Compute: a thread pool and the hot kernels the forward pass runs on.
+ *
+ * seer_pool runs one function on N threads (the caller is thread 0) and returns when all are
+ * done; workers spin briefly then sleep, so back-to-back calls in a decode step are cheap.
+ *
+ * seer_matmul computes Y = X · Wᵀ for a weight matrix W [rows, cols] of any weight type (f32,
+ * f16, bf16, q8_0, q4_0) and activations X [n, cols] in f32, giving Y [n, rows]. n == 1 is the
+ * decode path (hand-written SIMD GEMV, rows split over threads); n > 1 is prefill (OpenBLAS
+ * sgemm for f32, quantized kernels for q8_0/q4_0 that keep weights quantized). Quantized
+ * weights quantize X to q8_0 first, as ggml does, into the workspace.
+ *
+ * The SIMD level is detected once at run time (AVX-512, AVX2+FMA, portable C) and can be
+ * forced down with SEER_SIMD=avx2|scalar for tests. */
+#ifndef SEER_OPS_H
+#define SEER_OPS_H
+
+#include "seer/core.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- threads ---- */
+typedef struct seer_pool seer_pool;
+typedef void (*seer_task_fn)(void *ctx, int ith, int nth);
+
+/* n_threads <= 0 means one per core. */
+seer_status seer_pool_init(int n_threads, seer_pool **out, seer_err *err);
+void seer_pool_free(seer_pool *p);
+int seer_pool_size(const seer_pool *p);
+/* Runs fn(ctx, i, n) for i in [0, n) on the pool's threads, the caller taking i == 0; returns
+ * when all have finished. p may be NULL (runs fn(ctx, 0, 1) inline). Not reentrant. */
+void seer_pool_run(seer_pool *p, seer_task_fn fn, void *ctx);
+
+/* ---- SIMD level ---- */
+typedef enum seer_simd { SEER_SIMD_SCALAR = 0, SEER_SIMD_AVX2, SEER_SIMD_AVX512, SEER_SIMD_COUNT } seer_simd;
+seer_simd seer_simd_level(void);
+const char *seer_simd_name(seer_simd s);
+
+/* ---- matmul ---- */
+
+/* Workspace bytes seer_matmul needs for n rows of X with a weight of this type and cols. */
+size_t seer_matmul_work_size(seer_dtype wtype, int64_t n, int64_t cols);
+
+/* y [n, rows] = x [n, cols] · w[rows, cols]ᵀ. w's rows are contiguous in wtype (cols a
+ * multiple of 32 for quantized types: the caller checks at load). work: at least
+ * seer_matmul_work_size bytes, 64-byte aligned (may be NULL when that size is 0). */
+void seer_matmul(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
+                 int64_t rows, int64_t cols, void *work);
+
+/* Same, with y accumulated: y += x · wᵀ (used where residual adds can be fused). */
+void seer_matmul_acc(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
+                     int64_t rows, int64_t cols, void *work);
+
+/* Plain reference (single thread, scalar, double accumulation) kept beside the fast path
+ * for tests. */
+void seer_matmul_ref(float *y, const float *x, int64_t n, const void *w, seer_dtype wtype, int64_t rows,
+                     int64_t cols);
+
+/* ---- vector kernels (dispatched on SIMD level) ---- */
+float seer_vec_dot_f32(const float *a, const float *b, int64_t n);
+void seer_vec_axpy_f32(float *y, float a, const float *x, int64_t n); /* y += a * x */
+void seer_vec_scale_f32(float *y, float a, int64_t n);
+float seer_vec_max_f32(const float *x, int64_t n);
+/* x[i] = exp(x[i] - max); returns the sum (softmax numerator in place). */
+float seer_vec_exp_sum_f32(float *x, float max, int64_t n);
+/* y = x * rsqrt(mean(x^2) + eps) * w  (w may be NULL: no gain). y may alias x. */
+void seer_rmsnorm_f32(float *y, const float *x, const float *w, int64_t n, float eps);
+/* y = (x - mean) * rsqrt(var + eps) * w + b  (w, b may be NULL). */
+void seer_layernorm_f32(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
+/* out = silu(gate) * up */
+void seer_swiglu_f32(float *out, const float *gate, const float *up, int64_t n);
+/* GPT-2's gelu_new (tanh approximation), in place. */
+void seer_gelu_tanh_f32(float *x, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
