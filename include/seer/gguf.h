@@ -141,6 +141,32 @@ seer_status seer_gguf_writer_write(seer_gguf_writer *w, const char *path, seer_e
 /* The same into a malloc'd buffer (tests). */
 seer_status seer_gguf_writer_write_buffer(seer_gguf_writer *w, void **out, size_t *size, seer_err *err);
 
+/* ---- additions: type tables and raw access ---- */
+
+#define SEER_GGUF_MAX_DIMS 4            /* ne[] entries a GGUF tensor info may have */
+#define SEER_GGML_TYPE_NONE UINT32_MAX  /* seer_gguf_dtype_to_ggml: no ggml type (u8, bool) */
+
+const char *seer_gguf_type_name(seer_gguf_type t); /* "u32", "string", ...; "unknown" otherwise */
+size_t seer_gguf_type_size(seer_gguf_type t);      /* bytes of a fixed-size value; 0 for string/array */
+/* ggml's name for a type id ("F32", "Q4_K", ...); NULL for ids ggml does not define. */
+const char *seer_gguf_ggml_type_name(uint32_t ggml_type);
+
+/* Element type of entry i when it is an array (SEER_GGUF_TYPE_COUNT otherwise). */
+seer_gguf_type seer_gguf_kv_arr_type(const seer_gguf *g, int64_t i);
+/* Entry i's value as encoded in the file, after its type tag (for arrays: element type, count,
+ * elements). Used to copy values verbatim; NULL when i is out of range. */
+const void *seer_gguf_kv_raw(const seer_gguf *g, int64_t i, size_t *len);
+/* Offset of tensor i's data from the start of the data section, as stored in the file. */
+uint64_t seer_gguf_tensor_offset(const seer_gguf *g, int64_t i);
+
+/* Setters for the remaining scalar types (same rules as the ones above). */
+void seer_gguf_writer_set_u8(seer_gguf_writer *w, const char *key, uint8_t v);
+void seer_gguf_writer_set_i8(seer_gguf_writer *w, const char *key, int8_t v);
+void seer_gguf_writer_set_u16(seer_gguf_writer *w, const char *key, uint16_t v);
+void seer_gguf_writer_set_i16(seer_gguf_writer *w, const char *key, int16_t v);
+void seer_gguf_writer_set_i64(seer_gguf_writer *w, const char *key, int64_t v);
+void seer_gguf_writer_set_f64(seer_gguf_writer *w, const char *key, double v);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,6 +23,9 @@ typedef struct seer_st seer_st;
 
 seer_status seer_st_open_file(const char *path, seer_st **out, seer_err *err);
 seer_status seer_st_open_buffer(const void *data, size_t size, seer_st **out, seer_err *err);
+/* (open_buffer borrows data: keep it alive and unchanged until seer_st_free. Views may be
+ * unaligned: a tensor is aligned to its element size only when the header length is a multiple
+ * of 8, as seer and Hugging Face pad it, and the data bytes before the tensor keep that.) */
 void seer_st_free(seer_st *s);
 
 int64_t seer_st_n_tensors(const seer_st *s);
@@ -44,6 +47,10 @@ void seer_st_writer_set_metadata(seer_st_writer *w, const char *key, const char 
 /* data borrowed until write; shape outermost first; n_dims 0 is a scalar. */
 void seer_st_writer_add(seer_st_writer *w, const char *name, seer_dtype type, int n_dims, const int64_t *shape,
                         const void *data);
+/* (Header: __metadata__ first, then tensors in insertion order, padded with spaces to a multiple
+ * of 8; data follows contiguously in insertion order. Problems met by add/set_metadata, which
+ * return nothing (bad type or shape, out of memory), and duplicate names are reported here.
+ * Setting a metadata key twice keeps its place and replaces the value.) */
 seer_status seer_st_writer_write(seer_st_writer *w, const char *path, seer_err *err); /* atomic */
 seer_status seer_st_writer_write_buffer(seer_st_writer *w, void **out, size_t *size, seer_err *err);
 
@@ -55,6 +62,10 @@ void seer_st_set_free(seer_st_set *s);
 int64_t seer_st_set_n_tensors(const seer_st_set *s);
 const seer_tensor *seer_st_set_tensor(const seer_st_set *s, int64_t i);
 const seer_tensor *seer_st_set_find(const seer_st_set *s, const char *name);
+/* The files behind a set (shards in name order), e.g. to read each one's __metadata__. */
+int64_t seer_st_set_n_files(const seer_st_set *s);
+const seer_st *seer_st_set_file(const seer_st_set *s, int64_t i);
+const char *seer_st_set_file_path(const seer_st_set *s, int64_t i);
 
 #ifdef __cplusplus
 }
