@@ -31,6 +31,7 @@ asan: setup
 test: test-fast asan
 
 bench: build
+	@./scripts/setup.sh --bench
 	./bench/run.sh $(BUILD)
 
 clean:

@@ -3,6 +3,8 @@
 # and `make test` work on a fresh Debian 12 machine. Runs apt-get update first (as the guide asks).
 set -euo pipefail
 pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-pthread libcjson-dev clang"
+# `setup.sh --bench` adds the benchmark peers' needs: PyTorch 1.13 with OpenBLAS, GNU time.
+[ "${1:-}" = "--bench" ] && pkgs="$pkgs python3-torch libopenblas0 time"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -1,0 +1,124 @@
+/* seer bench: prefill of p tokens as one batch and decode of n tokens one at a time (never
+ * stopping at EOS), median over repetitions, like llama-bench's pp/tg tests. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void) {
+    printf("usage: seer bench -m MODEL [-p 256] [-n 128] [-t THREADS] [-r REPS] [--json]\n");
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+int cmd_bench(int argc, char **argv) {
+    const char *cmd = "bench", *model_path = NULL;
+    long long np = 256, ng = 128, threads = 0, reps = 5;
+    int json = 0;
+    cli_args a = {argc, argv, 1};
+    for (; a.i < argc; a.i++) {
+        const char *o = argv[a.i], *v;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            help();
+            return 0;
+        } else if (!strcmp(o, "--json")) json = 1;
+        else if (!strcmp(o, "-m") || !strcmp(o, "-p") || !strcmp(o, "-n") || !strcmp(o, "-t") || !strcmp(o, "-r")) {
+            if (!(v = cli_value(cmd, &a))) return 2;
+            if (!strcmp(o, "-m")) model_path = v;
+            else if (!strcmp(o, "-p") && cli_int(cmd, o, v, 0, 1 << 20, &np)) return 2;
+            else if (!strcmp(o, "-n") && cli_int(cmd, o, v, 0, 1 << 20, &ng)) return 2;
+            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            else if (!strcmp(o, "-r") && cli_int(cmd, o, v, 1, 1000, &reps)) return 2;
+        } else return cli_unknown(cmd, o);
+    }
+    if (!model_path) {
+        fprintf(stderr, "seer bench: -m MODEL is required\n");
+        return 2;
+    }
+    seer_err err = {0};
+    seer_model *m = NULL;
+    seer_ctx *ctx = NULL;
+    int32_t *toks = NULL, *pos = NULL;
+    float *logits = NULL;
+    double *tp = NULL, *tg = NULL;
+    int rc = 1;
+    if (seer_model_load(model_path, NULL, &m, &err)) goto fail;
+    const seer_model_config *cfg = seer_model_get_config(m);
+    long long need = np > ng ? np : ng;
+    if (need > cfg->n_ctx) {
+        seer_err_set(&err, SEER_ERR_RANGE, "-p/-n of %lld tokens exceed the model's context %d", need, cfg->n_ctx);
+        goto fail;
+    }
+    seer_ctx_params cp = seer_ctx_default_params();
+    cp.n_ctx = (int32_t)(need > 0 ? need : 1);
+    cp.n_batch = (int32_t)(np > 0 ? np : 1);
+    cp.n_threads = (int)threads;
+    if (seer_ctx_init(m, &cp, &ctx, &err)) goto fail;
+    toks = malloc((size_t)cp.n_ctx * sizeof(int32_t));
+    pos = malloc((size_t)cp.n_ctx * sizeof(int32_t));
+    logits = malloc((size_t)cfg->n_vocab * sizeof(float));
+    tp = calloc((size_t)reps + 1, sizeof(double));
+    tg = calloc((size_t)reps + 1, sizeof(double));
+    if (!toks || !pos || !logits || !tp || !tg) {
+        seer_err_set(&err, SEER_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    seer_rng r;
+    seer_rng_seed(&r, 1234);
+    for (int32_t i = 0; i < cp.n_ctx; i++) {
+        toks[i] = (int32_t)(seer_rng_u64(&r) % (uint64_t)cfg->n_vocab);
+        pos[i] = i;
+    }
+    /* repetition 0 warms caches and the pool and is not counted */
+    for (long long rep = 0; rep <= reps; rep++) {
+        if (np > 0) {
+            seer_ctx_clear_seq(ctx, 0);
+            seer_batch b = {.n = (int32_t)np, .tokens = toks, .pos = pos};
+            double t0 = seer_time_sec();
+            if (seer_ctx_decode(ctx, &b, logits, &err)) goto fail;
+            tp[rep] = (double)np / (seer_time_sec() - t0);
+        }
+        if (ng > 0) {
+            seer_ctx_clear_seq(ctx, 0);
+            double t0 = seer_time_sec();
+            for (int32_t i = 0; i < ng; i++) {
+                seer_batch b = {.n = 1, .tokens = &toks[i], .pos = &pos[i]};
+                if (seer_ctx_decode(ctx, &b, logits, &err)) goto fail;
+            }
+            tg[rep] = (double)ng / (seer_time_sec() - t0);
+        }
+    }
+    qsort(tp + 1, (size_t)reps, sizeof(double), cmp_double);
+    qsort(tg + 1, (size_t)reps, sizeof(double), cmp_double);
+    double pp_med = tp[1 + reps / 2], tg_med = tg[1 + reps / 2];
+    int nth = seer_pool_size(seer_ctx_pool(ctx));
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_str(stdout, model_path, strlen(model_path));
+        printf(", \"prefill_tokens\": %lld, \"decode_tokens\": %lld, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, "
+               "\"threads\": %d, \"reps\": %lld, \"simd\": \"%s\", \"n_params\": %lld, \"weight_bytes\": %zu}\n",
+               np, ng, pp_med, tg_med, nth, reps, seer_simd_name(seer_simd_level()), (long long)seer_model_n_params(m),
+               seer_model_weight_bytes(m));
+    } else {
+        printf("model %s: %.2f M params, %zu weight bytes, %d threads, %s\n", model_path,
+               (double)seer_model_n_params(m) / 1e6, seer_model_weight_bytes(m), nth, seer_simd_name(seer_simd_level()));
+        if (np > 0) printf("  pp%-5lld %10.2f tok/s (median of %lld)\n", np, pp_med, reps);
+        if (ng > 0) printf("  tg%-5lld %10.2f tok/s (median of %lld)\n", ng, tg_med, reps);
+    }
+    rc = 0;
+    goto out;
+fail:
+    cli_error(cmd, &err);
+out:
+    free(toks);
+    free(pos);
+    free(logits);
+    free(tp);
+    free(tg);
+    seer_ctx_free(ctx);
+    seer_model_free(m);
+    return rc;
+}

@@ -1,0 +1,146 @@
+/* seer generate: prompt -> text. Steps count every position including the prompt's (as
+ * llama2.c's run does), the prompt is prefilled as one batch, and text streams to stdout as
+ * whole UTF-8 characters; speed goes to stderr. */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void) {
+    printf("usage: seer generate -m MODEL [-z TOKENIZER] [-p PROMPT | -f FILE] [-n STEPS] [--temp T]\n"
+           "                     [--top-p P] [--top-k K] [--seed S] [-t THREADS] [--ignore-eos] [--no-bos]\n"
+           "  -n STEPS     positions to run, counting the prompt's tokens (default 256, capped at the context)\n"
+           "  --temp T     0 = greedy (default 1.0)     --top-p P  nucleus (default 0.9)\n"
+           "  --top-k K    keep the K likeliest (0 = off, default)     --seed S  (default 42)\n"
+           "  --ignore-eos keep going past BOS/EOS\n");
+}
+
+int cmd_generate(int argc, char **argv) {
+    const char *cmd = "generate", *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
+    long long steps = 256, top_k = 0, seed = 42, threads = 0;
+    double temp = 1.0, top_p = 0.9;
+    int ignore_eos = 0, add_bos = 1;
+    cli_args a = {argc, argv, 1};
+    for (; a.i < argc; a.i++) {
+        const char *o = argv[a.i], *v;
+        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
+            help();
+            return 0;
+        } else if (!strcmp(o, "--ignore-eos")) {
+            ignore_eos = 1;
+        } else if (!strcmp(o, "--no-bos")) {
+            add_bos = 0;
+        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "-p") || !strcmp(o, "-f") || !strcmp(o, "-n") ||
+                   !strcmp(o, "--temp") || !strcmp(o, "--top-p") || !strcmp(o, "--top-k") || !strcmp(o, "--seed") ||
+                   !strcmp(o, "-t")) {
+            if (!(v = cli_value(cmd, &a))) return 2;
+            if (!strcmp(o, "-m")) model_path = v;
+            else if (!strcmp(o, "-z")) tok_path = v;
+            else if (!strcmp(o, "-p")) prompt = v;
+            else if (!strcmp(o, "-f")) prompt_file = v;
+            else if (!strcmp(o, "-n") && cli_int(cmd, o, v, 1, 1LL << 30, &steps)) return 2;
+            else if (!strcmp(o, "--temp") && cli_float(cmd, o, v, 0, 1e6, &temp)) return 2;
+            else if (!strcmp(o, "--top-p") && cli_float(cmd, o, v, 1e-9, 1, &top_p)) return 2;
+            else if (!strcmp(o, "--top-k") && cli_int(cmd, o, v, 0, 1LL << 30, &top_k)) return 2;
+            else if (!strcmp(o, "--seed") && cli_int(cmd, o, v, 0, INT64_MAX, &seed)) return 2;
+            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+        } else {
+            return cli_unknown(cmd, o);
+        }
+    }
+    if (!model_path) {
+        fprintf(stderr, "seer generate: -m MODEL is required\n");
+        return 2;
+    }
+    seer_err err = {0};
+    seer_model *m = NULL;
+    seer_ctx *ctx = NULL;
+    seer_sampler *smp = NULL;
+    int32_t *ids = NULL;
+    char *file_text = NULL;
+    float *logits = NULL;
+    int32_t *pos = NULL;
+    int rc = 1;
+    size_t n_ids = 0, plen = strlen(prompt);
+    if (prompt_file) {
+        if (seer_read_file(prompt_file, &file_text, &plen, &err)) goto fail;
+        prompt = file_text;
+    }
+    if (seer_model_load(model_path, tok_path, &m, &err)) goto fail;
+    const seer_tok *tok = seer_model_tok(m);
+    if (!tok) {
+        seer_err_set(&err, SEER_ERR_INVALID, "model %s has no tokenizer: pass one with -z", model_path);
+        goto fail;
+    }
+    const seer_model_config *cfg = seer_model_get_config(m);
+    if (seer_tok_encode(tok, prompt, plen, add_bos, &ids, &n_ids, &err)) goto fail;
+    if (n_ids == 0) {
+        seer_err_set(&err, SEER_ERR_INVALID, "empty prompt and no BOS: nothing to condition on");
+        goto fail;
+    }
+    if (steps > cfg->n_ctx) steps = cfg->n_ctx;
+    if ((long long)n_ids > steps) {
+        seer_err_set(&err, SEER_ERR_RANGE, "prompt has %zu tokens, more than the %lld steps (context %d)", n_ids, steps,
+                     cfg->n_ctx);
+        goto fail;
+    }
+    seer_ctx_params cp = seer_ctx_default_params();
+    cp.n_ctx = (int32_t)steps;
+    cp.n_batch = (int32_t)n_ids;
+    cp.n_threads = (int)threads;
+    if (seer_ctx_init(m, &cp, &ctx, &err)) goto fail;
+    seer_sampler_params sp = {.temp = (float)temp, .top_k = (int32_t)top_k, .top_p = (float)top_p, .seed = (uint64_t)seed};
+    if (seer_sampler_init(&sp, cfg->n_vocab, &smp, &err)) goto fail;
+    logits = malloc((size_t)cfg->n_vocab * sizeof(float));
+    pos = malloc(n_ids * sizeof(int32_t));
+    if (!logits || !pos) {
+        seer_err_set(&err, SEER_ERR_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < n_ids; i++) pos[i] = (int32_t)i;
+
+    seer_tok_stream ts;
+    seer_tok_stream_init(&ts, tok);
+    char buf[512];
+    for (size_t i = 0; i < n_ids; i++) fwrite(buf, 1, seer_tok_stream_push(&ts, ids[i], buf, sizeof(buf)), stdout);
+    fflush(stdout);
+
+    double t0 = seer_time_sec();
+    seer_batch b = {.n = (int32_t)n_ids, .tokens = ids, .pos = pos};
+    if (seer_ctx_decode(ctx, &b, logits, &err)) goto fail;
+    double t1 = seer_time_sec();
+    int32_t p = (int32_t)n_ids, n_gen = 0;
+    int32_t bos = seer_tok_bos(tok), eos = seer_tok_eos(tok);
+    /* As llama2.c: positions 0..steps-1 are run, so the token sampled after the last one is
+     * still printed (steps - prompt + 1 new tokens at most). */
+    for (;;) {
+        int32_t next = seer_sampler_sample(smp, logits);
+        if (!ignore_eos && (next == bos || next == eos)) break;
+        fwrite(buf, 1, seer_tok_stream_push(&ts, next, buf, sizeof(buf)), stdout);
+        fflush(stdout);
+        n_gen++;
+        if (p >= steps) break;
+        seer_batch one = {.n = 1, .tokens = &next, .pos = &p};
+        if (seer_ctx_decode(ctx, &one, logits, &err)) goto fail;
+        p++;
+    }
+    fwrite(buf, 1, seer_tok_stream_flush(&ts, buf, sizeof(buf)), stdout);
+    printf("\n");
+    double t2 = seer_time_sec();
+    fprintf(stderr, "seer: prefill %zu tokens %.1f tok/s, generated %d tokens %.1f tok/s (%d threads)\n", n_ids,
+            (double)n_ids / (t1 - t0 + 1e-12), n_gen, n_gen > 1 ? (double)(n_gen - 1) / (t2 - t1 + 1e-12) : 0.0,
+            seer_pool_size(seer_ctx_pool(ctx)));
+    rc = 0;
+    goto out;
+fail:
+    cli_error(cmd, &err);
+out:
+    free(pos);
+    free(logits);
+    free(ids);
+    free(file_text);
+    seer_sampler_free(smp);
+    seer_ctx_free(ctx);
+    seer_model_free(m);
+    return rc;
+}

@@ -1,0 +1,303 @@
+/* Inference context: the KV cache, scratch sized once for a batch, batch validation, embedding,
+ * and the pieces every architecture's forward shares (matmul on weights, RoPE, causal attention
+ * over the cache). Nothing is allocated per token. */
+#include "model_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+seer_ctx_params seer_ctx_default_params(void) {
+    seer_ctx_params p = {.n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_threads = 0};
+    return p;
+}
+
+static int64_t kv_dim(const seer_model_config *c) { return (int64_t)c->n_kv_heads * c->d_head; }
+
+seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ctx **out, seer_err *err) {
+    *out = NULL;
+    const seer_model_config *cfg = &m->cfg;
+    seer_ctx *c = calloc(1, sizeof(*c));
+    if (!c) return seer_err_set(err, SEER_ERR_NOMEM, "context: out of memory");
+    c->m = m;
+    c->n_ctx = p->n_ctx > 0 ? p->n_ctx : cfg->n_ctx;
+    c->n_seq = p->n_seq > 0 ? p->n_seq : 1;
+    c->n_batch = p->n_batch > 0 ? p->n_batch : 512;
+    seer_status st = SEER_OK;
+    if (c->n_ctx > cfg->n_ctx) {
+        st = seer_err_set(err, SEER_ERR_RANGE, "context: %d positions requested but the model was trained for %d",
+                          c->n_ctx, cfg->n_ctx);
+        goto out_free;
+    }
+    if ((st = seer_pool_init(p->n_threads, &c->pool, err))) goto out_free;
+    int nth = seer_pool_size(c->pool);
+
+    /* KV cache: L * n_seq * n_ctx * kv_dim floats, twice */
+    size_t kv_elems, tmp;
+    if (seer_mul_size((size_t)cfg->n_layers, (size_t)c->n_seq, &tmp) || seer_mul_size(tmp, (size_t)c->n_ctx, &tmp) ||
+        seer_mul_size(tmp, (size_t)kv_dim(cfg), &kv_elems)) {
+        st = seer_err_set(err, SEER_ERR_NOMEM, "context: KV cache size overflows");
+        goto out_free;
+    }
+    c->k_cache = seer_alloc_aligned(kv_elems, sizeof(float));
+    c->v_cache = seer_alloc_aligned(kv_elems, sizeof(float));
+    c->seq_len = calloc((size_t)c->n_seq, sizeof(int32_t));
+    int64_t half = cfg->d_head / 2;
+    c->rope_cos = seer_alloc_aligned((size_t)c->n_ctx * (size_t)half, sizeof(float));
+    c->rope_sin = seer_alloc_aligned((size_t)c->n_ctx * (size_t)half, sizeof(float));
+    if (!c->k_cache || !c->v_cache || !c->seq_len || !c->rope_cos || !c->rope_sin) {
+        st = seer_err_set(err, SEER_ERR_NOMEM, "context: cannot allocate a KV cache of %zu MiB",
+                          kv_elems * 8 >> 20);
+        goto out_free;
+    }
+    /* Angles in double so long contexts keep precision; the table is computed once. */
+    for (int64_t pos = 0; pos < c->n_ctx; pos++) {
+        for (int64_t j = 0; j < half; j++) {
+            double freq = pow((double)cfg->rope_theta, -2.0 * (double)j / (double)cfg->d_head);
+            double a = (double)pos * freq;
+            c->rope_cos[pos * half + j] = (float)cos(a);
+            c->rope_sin[pos * half + j] = (float)sin(a);
+        }
+    }
+
+    /* scratch */
+    size_t nb = (size_t)c->n_batch, d = (size_t)cfg->d_model, h = (size_t)cfg->d_mlp;
+    size_t qw = cfg->arch == SEER_ARCH_GPT2 ? 3 * d : d;
+    c->work_size = 0;
+    for (int64_t i = 0; i < m->n_tensors; i++) {
+        const seer_tensor *t = &m->tensors[i];
+        if (t->n_dims != 2) continue;
+        size_t w = seer_matmul_work_size(t->type, c->n_batch, t->shape[1]);
+        if (w > c->work_size) c->work_size = w;
+    }
+    size_t floats = nb * (d * 3 + qw + 2 * (size_t)kv_dim(cfg) + 2 * h) + (size_t)nth * (size_t)c->n_ctx;
+    size_t bytes = floats * sizeof(float) + c->work_size + nb * sizeof(int32_t) + 64 * 16;
+    if ((st = seer_arena_init(&c->arena, bytes, err))) goto out_free;
+    seer_arena *a = &c->arena;
+    c->x = seer_arena_calloc(a, nb * d, sizeof(float));
+    c->xb = seer_arena_calloc(a, nb * d, sizeof(float));
+    c->att_out = seer_arena_calloc(a, nb * d, sizeof(float));
+    c->q = seer_arena_calloc(a, nb * qw, sizeof(float));
+    c->k = seer_arena_calloc(a, nb * (size_t)kv_dim(cfg), sizeof(float));
+    c->v = seer_arena_calloc(a, nb * (size_t)kv_dim(cfg), sizeof(float));
+    c->hb = seer_arena_calloc(a, nb * h, sizeof(float));
+    c->hb2 = seer_arena_calloc(a, nb * h, sizeof(float));
+    c->att_scores = seer_arena_calloc(a, (size_t)nth * (size_t)c->n_ctx, sizeof(float));
+    c->work = c->work_size ? seer_arena_alloc(a, c->work_size) : NULL;
+    c->out_rows = seer_arena_calloc(a, nb, sizeof(int32_t));
+    SEER_ASSERT(c->out_rows != NULL);
+    *out = c;
+    return SEER_OK;
+out_free:
+    seer_ctx_free(c);
+    return st;
+}
+
+void seer_ctx_free(seer_ctx *c) {
+    if (!c) return;
+    seer_pool_free(c->pool);
+    free(c->k_cache);
+    free(c->v_cache);
+    free(c->seq_len);
+    free(c->rope_cos);
+    free(c->rope_sin);
+    seer_arena_free(&c->arena);
+    free(c);
+}
+
+size_t seer_ctx_kv_bytes(const seer_ctx *c) {
+    const seer_model_config *cfg = &c->m->cfg;
+    return (size_t)cfg->n_layers * (size_t)c->n_seq * (size_t)c->n_ctx * (size_t)kv_dim(cfg) * 2 * sizeof(float);
+}
+
+void seer_ctx_clear_seq(seer_ctx *c, int32_t s) {
+    if (s >= 0 && s < c->n_seq) c->seq_len[s] = 0;
+}
+int32_t seer_ctx_seq_len(const seer_ctx *c, int32_t s) { return s >= 0 && s < c->n_seq ? c->seq_len[s] : -1; }
+int32_t seer_ctx_n_ctx(const seer_ctx *c) { return c->n_ctx; }
+seer_pool *seer_ctx_pool(seer_ctx *c) { return c->pool; }
+
+/* ---- shared forward pieces ---- */
+
+void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w) {
+    seer_matmul(c->pool, y, x, n, w->data, w->type, w->shape[0], w->shape[1], c->work);
+}
+
+void ctx_matmul_acc(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w) {
+    seer_matmul_acc(c->pool, y, x, n, w->data, w->type, w->shape[0], w->shape[1], c->work);
+}
+
+void ctx_add_bias(float *y, const seer_tensor *b, int64_t n, int64_t width) {
+    if (!b) return;
+    const float *bv = b->data;
+    for (int64_t i = 0; i < n; i++)
+        for (int64_t j = 0; j < width; j++) y[i * width + j] += bv[j];
+}
+
+typedef struct rows_job {
+    seer_ctx *c;
+    int64_t n;
+    void (*fn)(seer_ctx *c, int64_t row, void *ud);
+    void *ud;
+} rows_job;
+
+static void rows_task(void *p, int ith, int nth) {
+    rows_job *j = p;
+    int64_t per = (j->n + nth - 1) / nth, lo = per * ith, hi = lo + per < j->n ? lo + per : j->n;
+    for (int64_t r = lo; r < hi; r++) j->fn(j->c, r, j->ud);
+}
+
+void ctx_parallel_rows(seer_ctx *c, int64_t n, void (*fn)(seer_ctx *c, int64_t row, void *ud), void *ud) {
+    rows_job j = {c, n, fn, ud};
+    if (n <= 1) {
+        if (n == 1) fn(c, 0, ud);
+        return;
+    }
+    seer_pool_run(c->pool, rows_task, &j);
+}
+
+static inline int32_t batch_seq(const seer_batch *b, int64_t i) { return b->seq ? b->seq[i] : 0; }
+
+/* Rotates interleaved pairs (2j, 2j+1) of every head of row i by pos * theta^(-2j/d_head). */
+void ctx_rope(seer_ctx *c, const seer_batch *b, float *x, int64_t stride, int n_heads) {
+    int64_t dh = c->m->cfg.d_head, half = dh / 2;
+    for (int64_t i = 0; i < b->n; i++) {
+        const float *cs = c->rope_cos + (int64_t)b->pos[i] * half, *sn = c->rope_sin + (int64_t)b->pos[i] * half;
+        float *row = x + i * stride;
+        for (int h = 0; h < n_heads; h++) {
+            float *v = row + h * dh;
+            for (int64_t j = 0; j < half; j++) {
+                float v0 = v[2 * j], v1 = v[2 * j + 1];
+                v[2 * j] = v0 * cs[j] - v1 * sn[j];
+                v[2 * j + 1] = v0 * sn[j] + v1 * cs[j];
+            }
+        }
+    }
+}
+
+typedef struct attn_job {
+    seer_ctx *c;
+    const seer_batch *b;
+    int l;
+    const float *q;
+    int64_t q_stride;
+    float *out;
+} attn_job;
+
+static void attn_task(void *p, int ith, int nth) {
+    attn_job *j = p;
+    seer_ctx *c = j->c;
+    const seer_model_config *cfg = &c->m->cfg;
+    int64_t dh = cfg->d_head, kvd = kv_dim(cfg), group = cfg->n_heads / cfg->n_kv_heads;
+    int64_t units = (int64_t)j->b->n * cfg->n_heads;
+    int64_t per = (units + nth - 1) / nth, lo = per * ith, hi = lo + per < units ? lo + per : units;
+    float *sc = c->att_scores + (int64_t)ith * c->n_ctx;
+    float scale = 1.0f / sqrtf((float)dh);
+    for (int64_t u = lo; u < hi; u++) {
+        int64_t i = u / cfg->n_heads, h = u % cfg->n_heads, kvh = h / group;
+        int32_t s = batch_seq(j->b, i), pos = j->b->pos[i];
+        size_t base = (((size_t)j->l * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx) * (size_t)kvd;
+        const float *kc = c->k_cache + base + kvh * dh, *vc = c->v_cache + base + kvh * dh;
+        const float *qh = j->q + i * j->q_stride + h * dh;
+        for (int32_t t = 0; t <= pos; t++) sc[t] = seer_vec_dot_f32(qh, kc + (int64_t)t * kvd, dh) * scale;
+        float mx = seer_vec_max_f32(sc, pos + 1);
+        float sum = seer_vec_exp_sum_f32(sc, mx, pos + 1);
+        float inv = 1.0f / sum;
+        float *o = j->out + i * cfg->d_model + h * dh;
+        memset(o, 0, (size_t)dh * sizeof(float));
+        for (int32_t t = 0; t <= pos; t++) seer_vec_axpy_f32(o, sc[t] * inv, vc + (int64_t)t * kvd, dh);
+    }
+}
+
+void ctx_attention(seer_ctx *c, const seer_batch *b, int l, const float *q, int64_t q_stride, const float *k,
+                   const float *v, int64_t kv_stride, float *att_out) {
+    const seer_model_config *cfg = &c->m->cfg;
+    int64_t kvd = kv_dim(cfg);
+    for (int64_t i = 0; i < b->n; i++) {
+        int32_t s = batch_seq(b, i);
+        size_t off = ((((size_t)l * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx) + (size_t)b->pos[i]) * (size_t)kvd;
+        memcpy(c->k_cache + off, k + i * kv_stride, (size_t)kvd * sizeof(float));
+        memcpy(c->v_cache + off, v + i * kv_stride, (size_t)kvd * sizeof(float));
+    }
+    attn_job j = {c, b, l, q, q_stride, att_out};
+    seer_pool_run(c->pool, attn_task, &j);
+}
+
+/* ---- the batch driver ---- */
+
+static seer_status check_batch(seer_ctx *c, const seer_batch *b, int32_t *n_out, seer_err *err) {
+    const seer_model_config *cfg = &c->m->cfg;
+    if (b->n <= 0) return seer_err_set(err, SEER_ERR_INVALID, "decode: empty batch");
+    if (b->n > c->n_batch)
+        return seer_err_set(err, SEER_ERR_RANGE, "decode: batch of %d tokens exceeds n_batch %d", b->n, c->n_batch);
+    /* Positions must continue each sequence; simulate the lengths in out_rows' spare copy. */
+    int32_t *len = c->seq_len;
+    int32_t nout = 0;
+    for (int32_t i = 0; i < b->n; i++) {
+        int32_t s = batch_seq(b, i);
+        if (b->tokens[i] < 0 || b->tokens[i] >= cfg->n_vocab)
+            return seer_err_set(err, SEER_ERR_RANGE, "decode: token %d at batch index %d outside vocabulary [0, %d)",
+                                b->tokens[i], i, cfg->n_vocab);
+        if (s < 0 || s >= c->n_seq)
+            return seer_err_set(err, SEER_ERR_RANGE, "decode: sequence %d at batch index %d outside [0, %d)", s, i, c->n_seq);
+        if (b->pos[i] < 0 || b->pos[i] >= c->n_ctx)
+            return seer_err_set(err, SEER_ERR_RANGE, "decode: position %d exceeds the context length %d", b->pos[i],
+                                c->n_ctx);
+        if (!b->want_logits ? i == b->n - 1 : b->want_logits[i] != 0) c->out_rows[nout++] = i;
+    }
+    /* gaps: each token's pos must be its sequence's length so far, counting earlier tokens of the
+     * batch (pos 0 restarts the sequence) */
+    for (int32_t i = 0; i < b->n; i++) {
+        int32_t s = batch_seq(b, i), expect = len[s];
+        for (int32_t k = 0; k < i; k++)
+            if (batch_seq(b, k) == s) expect = b->pos[k] + 1;
+        if (b->pos[i] != expect && b->pos[i] != 0)
+            return seer_err_set(err, SEER_ERR_RANGE,
+                                "decode: sequence %d: position %d given but the sequence has %d positions (no gaps allowed)",
+                                s, b->pos[i], expect);
+    }
+    *n_out = nout;
+    return SEER_OK;
+}
+
+static void embed_row(seer_ctx *c, int64_t i, void *ud) {
+    const seer_batch *b = ud;
+    const seer_model *m = c->m;
+    int64_t d = m->cfg.d_model;
+    const seer_tensor *e = m->tok_embd;
+    size_t row;
+    seer_dtype_row_bytes(e->type, d, &row, NULL);
+    seer_convert_to_f32(e->type, (const uint8_t *)e->data + row * (size_t)b->tokens[i], c->x + i * d, d, NULL);
+    if (m->pos_embd) {
+        const float *pe = (const float *)m->pos_embd->data + (int64_t)b->pos[i] * d;
+        for (int64_t j = 0; j < d; j++) c->x[i * d + j] += pe[j];
+    }
+}
+
+static void final_norm_row(seer_ctx *c, int64_t j, void *ud) {
+    (void)ud;
+    int64_t d = c->m->cfg.d_model;
+    seer_arch_get(c->m->cfg.arch)->final_norm(c->m, c->xb + j * d, c->x + (int64_t)c->out_rows[j] * d);
+}
+
+seer_status seer_ctx_decode(seer_ctx *c, const seer_batch *b, float *logits, seer_err *err) {
+    int32_t n_out = 0;
+    seer_status st = check_batch(c, b, &n_out, err);
+    if (st) return st;
+    const seer_model *m = c->m;
+    if (m->pos_embd) {
+        for (int32_t i = 0; i < b->n; i++)
+            if (b->pos[i] >= m->cfg.n_ctx)
+                return seer_err_set(err, SEER_ERR_RANGE, "decode: position %d past learned positions %d", b->pos[i], m->cfg.n_ctx);
+    }
+    c->batch = b;
+    ctx_parallel_rows(c, b->n, embed_row, (void *)b);
+    seer_arch_get(m->cfg.arch)->forward(c, b);
+    for (int32_t i = 0; i < b->n; i++) c->seq_len[batch_seq(b, i)] = b->pos[i] + 1;
+    if (n_out > 0 && logits) {
+        ctx_parallel_rows(c, n_out, final_norm_row, NULL);
+        ctx_matmul(c, logits, c->xb, n_out, m->output);
+    }
+    c->batch = NULL;
+    return SEER_OK;
+}

@@ -1,0 +1,301 @@
+/* Hugging Face folder -> model: config.json (Llama or GPT-2) plus model.safetensors or shards.
+ * Names are mapped to llama.cpp's; Llama q/k rows are permuted from HF's rotate-half RoPE
+ * layout to interleaved pairs, GPT-2 Conv1D weights ([in, out]) are transposed, so the function
+ * computed is the checkpoint's. */
+#include "model_internal.h"
+
+#include <cJSON.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int json_int(const cJSON *o, const char *key, int32_t *out, int32_t dflt, int required) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = dflt;
+        return required ? -1 : 0;
+    }
+    if (!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > INT32_MAX || v->valuedouble != (double)(int64_t)v->valuedouble)
+        return -2;
+    *out = (int32_t)v->valuedouble;
+    return 0;
+}
+
+static int json_float(const cJSON *o, const char *key, float *out, float dflt) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v || cJSON_IsNull(v)) {
+        *out = dflt;
+        return 0;
+    }
+    if (!cJSON_IsNumber(v)) return -2;
+    *out = (float)v->valuedouble;
+    return 0;
+}
+
+typedef struct int_field {
+    const char *key;
+    int32_t *dst;
+    int32_t dflt;
+    int required;
+} int_field;
+
+static seer_status read_ints(const cJSON *j, const int_field *f, size_t n, seer_err *err) {
+    for (size_t i = 0; i < n; i++) {
+        int r = json_int(j, f[i].key, f[i].dst, f[i].dflt, f[i].required);
+        if (r == -1) return seer_err_set(err, SEER_ERR_FORMAT, "config.json: '%s' missing", f[i].key);
+        if (r == -2) return seer_err_set(err, SEER_ERR_FORMAT, "config.json: '%s' must be a non-negative integer", f[i].key);
+    }
+    return SEER_OK;
+}
+
+static seer_status parse_config(seer_model_config *c, const char *text, size_t len, seer_err *err) {
+    cJSON *j = cJSON_ParseWithLength(text, len);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return seer_err_set(err, SEER_ERR_FORMAT, "config.json: not a JSON object");
+    }
+    seer_status st = SEER_OK;
+    const cJSON *mt = cJSON_GetObjectItemCaseSensitive(j, "model_type");
+    const char *type = cJSON_IsString(mt) ? mt->valuestring : "";
+    memset(c, 0, sizeof(*c));
+    if (!strcmp(type, "llama") || !strcmp(type, "mistral")) {
+        c->arch = SEER_ARCH_LLAMA;
+        int32_t head_dim = 0;
+        int_field f[] = {
+            {"hidden_size", &c->d_model, 0, 1}, {"num_hidden_layers", &c->n_layers, 0, 1},
+            {"num_attention_heads", &c->n_heads, 0, 1}, {"intermediate_size", &c->d_mlp, 0, 1},
+            {"vocab_size", &c->n_vocab, 0, 1}, {"max_position_embeddings", &c->n_ctx, 2048, 0},
+        };
+        if ((st = read_ints(j, f, sizeof(f) / sizeof(f[0]), err))) goto out;
+        int_field g[] = {{"num_key_value_heads", &c->n_kv_heads, c->n_heads, 0}, {"head_dim", &head_dim, 0, 0}};
+        if ((st = read_ints(j, g, 2, err))) goto out;
+        if (c->n_heads == 0) {
+            st = seer_err_set(err, SEER_ERR_FORMAT, "config.json: num_attention_heads is 0");
+            goto out;
+        }
+        c->d_head = c->d_model / c->n_heads;
+        if (head_dim && head_dim != c->d_head) {
+            st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "config.json: head_dim %d != hidden_size / heads %d", head_dim, c->d_head);
+            goto out;
+        }
+        if (json_float(j, "rms_norm_eps", &c->norm_eps, 1e-6f) || json_float(j, "rope_theta", &c->rope_theta, 10000.0f)) {
+            st = seer_err_set(err, SEER_ERR_FORMAT, "config.json: rms_norm_eps / rope_theta must be numbers");
+            goto out;
+        }
+        const cJSON *rs = cJSON_GetObjectItemCaseSensitive(j, "rope_scaling");
+        if (rs && !cJSON_IsNull(rs)) {
+            st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "config.json: rope_scaling is not supported");
+            goto out;
+        }
+        const cJSON *tie = cJSON_GetObjectItemCaseSensitive(j, "tie_word_embeddings");
+        c->tied_embeddings = cJSON_IsTrue(tie);
+    } else if (!strcmp(type, "gpt2")) {
+        c->arch = SEER_ARCH_GPT2;
+        int_field f[] = {
+            {"n_embd", &c->d_model, 0, 1}, {"n_layer", &c->n_layers, 0, 1}, {"n_head", &c->n_heads, 0, 1},
+            {"vocab_size", &c->n_vocab, 0, 1}, {"n_positions", &c->n_ctx, 1024, 0}, {"n_inner", &c->d_mlp, 0, 0},
+        };
+        if ((st = read_ints(j, f, sizeof(f) / sizeof(f[0]), err))) goto out;
+        if (c->d_mlp == 0) c->d_mlp = 4 * c->d_model;
+        c->n_kv_heads = c->n_heads;
+        c->d_head = c->n_heads ? c->d_model / c->n_heads : 0;
+        if (json_float(j, "layer_norm_epsilon", &c->norm_eps, 1e-5f)) {
+            st = seer_err_set(err, SEER_ERR_FORMAT, "config.json: layer_norm_epsilon must be a number");
+            goto out;
+        }
+        const cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "activation_function");
+        if (cJSON_IsString(act) && strcmp(act->valuestring, "gelu_new") && strcmp(act->valuestring, "gelu_pytorch_tanh")) {
+            st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "config.json: activation_function '%s' not supported (gelu_new only)",
+                              act->valuestring);
+            goto out;
+        }
+        c->tied_embeddings = 1;
+        c->rope_theta = 10000.0f;
+    } else {
+        st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "config.json: model_type '%s' not supported (llama, gpt2)", type);
+    }
+out:
+    cJSON_Delete(j);
+    return st;
+}
+
+/* Copies t into a new f32 buffer (any float type). */
+static float *to_f32(const seer_tensor *t, seer_err *err) {
+    int64_t n = seer_tensor_nelem(t);
+    float *p = seer_alloc_aligned((size_t)n, sizeof(float));
+    if (!p) {
+        seer_err_set(err, SEER_ERR_NOMEM, "model: out of memory converting '%s'", t->name);
+        return NULL;
+    }
+    if (seer_convert_to_f32(t->type, t->data, p, n, err)) {
+        free(p);
+        seer_err_wrap(err, "tensor '%s': ", t->name);
+        return NULL;
+    }
+    return p;
+}
+
+/* Rotate-half rows (i, i + half) of each head become interleaved rows (2i, 2i+1). */
+static seer_status add_permuted(seer_model *m, const char *name, const seer_tensor *t, int n_heads, seer_err *err) {
+    if (t->n_dims != 2 || t->shape[0] % (2 * n_heads) != 0)
+        return seer_err_set(err, SEER_ERR_FORMAT, "tensor '%s': cannot split %lld rows into %d heads", t->name,
+                            (long long)t->shape[0], n_heads);
+    size_t row;
+    if (seer_dtype_row_bytes(t->type, t->shape[1], &row, err)) return SEER_ERR_FORMAT;
+    uint8_t *p = seer_alloc_aligned((size_t)t->shape[0], row);
+    if (!p) return seer_err_set(err, SEER_ERR_NOMEM, "model: out of memory permuting '%s'", t->name);
+    int64_t dh = t->shape[0] / n_heads, half = dh / 2;
+    for (int64_t h = 0; h < n_heads; h++)
+        for (int64_t i = 0; i < half; i++)
+            for (int64_t k = 0; k < 2; k++)
+                memcpy(p + (size_t)(h * dh + 2 * i + k) * row, (const uint8_t *)t->data + (size_t)(h * dh + k * half + i) * row, row);
+    return model_add_tensor(m, name, t->type, 2, t->shape, p, 1, err);
+}
+
+static seer_status add_as_is(seer_model *m, const char *name, const seer_tensor *t, seer_err *err) {
+    if (t->n_dims == 1 && t->type != SEER_DTYPE_F32) {
+        float *p = to_f32(t, err);
+        if (!p) return err->code;
+        return model_add_tensor(m, name, SEER_DTYPE_F32, 1, t->shape, p, 1, err);
+    }
+    return model_add_tensor(m, name, t->type, t->n_dims, t->shape, t->data, 0, err);
+}
+
+/* Conv1D [in, out] -> f32 [out, in]. */
+static seer_status add_transposed(seer_model *m, const char *name, const seer_tensor *t, seer_err *err) {
+    if (t->n_dims != 2) return seer_err_set(err, SEER_ERR_FORMAT, "tensor '%s': expected 2 dims", t->name);
+    float *src = to_f32(t, err);
+    if (!src) return err->code;
+    int64_t in = t->shape[0], outd = t->shape[1];
+    float *p = seer_alloc_aligned((size_t)in * (size_t)outd, sizeof(float));
+    if (!p) {
+        free(src);
+        return seer_err_set(err, SEER_ERR_NOMEM, "model: out of memory transposing '%s'", t->name);
+    }
+    for (int64_t i = 0; i < in; i++)
+        for (int64_t o = 0; o < outd; o++) p[o * in + i] = src[i * outd + o];
+    free(src);
+    int64_t shape[2] = {outd, in};
+    return model_add_tensor(m, name, SEER_DTYPE_F32, 2, shape, p, 1, err);
+}
+
+static int starts(const char *s, const char *pre, const char **rest) {
+    size_t n = strlen(pre);
+    if (strncmp(s, pre, n) != 0) return 0;
+    *rest = s + n;
+    return 1;
+}
+
+static seer_status map_llama(seer_model *m, const seer_tensor *t, seer_err *err) {
+    const char *n = t->name, *r;
+    char out[128];
+    if (starts(n, "model.", &r)) n = r;
+    if (!strcmp(n, "embed_tokens.weight")) return add_as_is(m, "token_embd.weight", t, err);
+    if (!strcmp(n, "norm.weight")) return add_as_is(m, "output_norm.weight", t, err);
+    if (!strcmp(n, "lm_head.weight")) return m->cfg.tied_embeddings ? SEER_OK : add_as_is(m, "output.weight", t, err);
+    int layer, used = 0;
+    if (sscanf(n, "layers.%d.%n", &layer, &used) == 1 && used > 0 && layer >= 0 && layer < m->cfg.n_layers) {
+        const char *s = n + used;
+        static const struct {
+            const char *hf, *gguf;
+            int permute;
+        } map[] = {
+            {"input_layernorm.weight", "attn_norm.weight", 0}, {"self_attn.q_proj.weight", "attn_q.weight", 1},
+            {"self_attn.k_proj.weight", "attn_k.weight", 2},   {"self_attn.v_proj.weight", "attn_v.weight", 0},
+            {"self_attn.o_proj.weight", "attn_output.weight", 0}, {"post_attention_layernorm.weight", "ffn_norm.weight", 0},
+            {"mlp.gate_proj.weight", "ffn_gate.weight", 0},    {"mlp.up_proj.weight", "ffn_up.weight", 0},
+            {"mlp.down_proj.weight", "ffn_down.weight", 0},
+        };
+        if (!strcmp(s, "self_attn.rotary_emb.inv_freq")) return SEER_OK; /* a buffer, recomputed */
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+            if (strcmp(s, map[i].hf)) continue;
+            snprintf(out, sizeof(out), "blk.%d.%s", layer, map[i].gguf);
+            if (map[i].permute) return add_permuted(m, out, t, map[i].permute == 1 ? m->cfg.n_heads : m->cfg.n_kv_heads, err);
+            return add_as_is(m, out, t, err);
+        }
+    }
+    return seer_err_set(err, SEER_ERR_FORMAT, "safetensors: unexpected tensor '%s' for a llama model", t->name);
+}
+
+static seer_status map_gpt2(seer_model *m, const seer_tensor *t, seer_err *err) {
+    const char *n = t->name, *r;
+    char out[128];
+    if (starts(n, "transformer.", &r)) n = r;
+    if (!strcmp(n, "wte.weight")) return add_as_is(m, "token_embd.weight", t, err);
+    if (!strcmp(n, "wpe.weight")) {
+        if (t->type == SEER_DTYPE_F32) return add_as_is(m, "position_embd.weight", t, err);
+        float *p = to_f32(t, err);
+        return p ? model_add_tensor(m, "position_embd.weight", SEER_DTYPE_F32, 2, t->shape, p, 1, err) : err->code;
+    }
+    if (!strcmp(n, "ln_f.weight")) return add_as_is(m, "output_norm.weight", t, err);
+    if (!strcmp(n, "ln_f.bias")) return add_as_is(m, "output_norm.bias", t, err);
+    if (!strcmp(t->name, "lm_head.weight")) return SEER_OK; /* tied to wte */
+    int layer, used = 0;
+    if (sscanf(n, "h.%d.%n", &layer, &used) == 1 && used > 0 && layer >= 0 && layer < m->cfg.n_layers) {
+        const char *s = n + used;
+        static const struct {
+            const char *hf, *gguf;
+            int transpose;
+        } map[] = {
+            {"ln_1.weight", "attn_norm.weight", 0},     {"ln_1.bias", "attn_norm.bias", 0},
+            {"attn.c_attn.weight", "attn_qkv.weight", 1}, {"attn.c_attn.bias", "attn_qkv.bias", 0},
+            {"attn.c_proj.weight", "attn_output.weight", 1}, {"attn.c_proj.bias", "attn_output.bias", 0},
+            {"ln_2.weight", "ffn_norm.weight", 0},      {"ln_2.bias", "ffn_norm.bias", 0},
+            {"mlp.c_fc.weight", "ffn_up.weight", 1},    {"mlp.c_fc.bias", "ffn_up.bias", 0},
+            {"mlp.c_proj.weight", "ffn_down.weight", 1}, {"mlp.c_proj.bias", "ffn_down.bias", 0},
+        };
+        if (!strcmp(s, "attn.bias") || !strcmp(s, "attn.masked_bias")) return SEER_OK; /* causal-mask buffers */
+        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+            if (strcmp(s, map[i].hf)) continue;
+            snprintf(out, sizeof(out), "blk.%d.%s", layer, map[i].gguf);
+            return map[i].transpose ? add_transposed(m, out, t, err) : add_as_is(m, out, t, err);
+        }
+    }
+    return seer_err_set(err, SEER_ERR_FORMAT, "safetensors: unexpected tensor '%s' for a gpt2 model", t->name);
+}
+
+seer_status model_load_hf(seer_model *m, const char *path, seer_err *err) {
+    char *copy = strdup(path);
+    if (!copy) return seer_err_set(err, SEER_ERR_NOMEM, "out of memory");
+    char *dir = seer_path_is_dir(path) ? strdup(path) : strdup(dirname(copy));
+    free(copy);
+    char *cfg_path = dir ? seer_path_join(dir, "config.json") : NULL;
+    char *text = NULL;
+    size_t len = 0;
+    seer_status st;
+    if (!cfg_path) {
+        st = seer_err_set(err, SEER_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((st = seer_read_file(cfg_path, &text, &len, err))) {
+        seer_err_wrap(err, "Hugging Face model needs config.json beside the weights: ");
+        goto out;
+    }
+    if ((st = parse_config(&m->cfg, text, len, err))) {
+        seer_err_wrap(err, "%s: ", cfg_path);
+        goto out;
+    }
+    if ((st = seer_st_set_open(seer_path_is_dir(path) ? dir : path, &m->st, err))) goto out;
+    for (int64_t i = 0; i < seer_st_set_n_tensors(m->st) && !st; i++) {
+        const seer_tensor *t = seer_st_set_tensor(m->st, i);
+        st = m->cfg.arch == SEER_ARCH_LLAMA ? map_llama(m, t, err) : map_gpt2(m, t, err);
+    }
+    if (st) goto out;
+    if (m->cfg.arch == SEER_ARCH_LLAMA && !m->cfg.tied_embeddings && !seer_model_find_tensor(m, "output.weight"))
+        m->cfg.tied_embeddings = 1; /* some checkpoints omit lm_head and tie implicitly */
+    static const char *const tok_files[] = {"tokenizer.json", "vocab.json", "encoder.json", "tokenizer.bin"};
+    for (size_t i = 0; i < sizeof(tok_files) / sizeof(tok_files[0]); i++) {
+        char *p = seer_path_join(dir, tok_files[i]);
+        int found = p && seer_path_exists(p);
+        free(p);
+        if (found) {
+            if ((st = seer_tok_load(dir, &m->tok, err))) seer_err_wrap(err, "%s: tokenizer: ", dir);
+            break;
+        }
+    }
+out:
+    free(text);
+    free(cfg_path);
+    free(dir);
+    return st;
+}

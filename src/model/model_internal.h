@@ -1,0 +1,114 @@
+/* Internals shared by the model layer's files: the model and context structs, the tensor
+ * registry, and the table each architecture fills (arch_llama.c, arch_gpt2.c). */
+#ifndef SEER_MODEL_INTERNAL_H
+#define SEER_MODEL_INTERNAL_H
+
+#include "seer/gguf.h"
+#include "seer/model.h"
+#include "seer/safetensors.h"
+
+/* One block's weights, resolved from the registry by name; NULL where the arch has none. */
+typedef struct seer_layer {
+    const seer_tensor *attn_norm, *attn_norm_b;
+    const seer_tensor *wq, *wk, *wv; /* Llama */
+    const seer_tensor *wqkv, *bqkv;  /* GPT-2: fused [3d, d] and its bias */
+    const seer_tensor *wo, *bo;
+    const seer_tensor *ffn_norm, *ffn_norm_b;
+    const seer_tensor *w_gate, *w_up, *b_up, *w_down, *b_down;
+} seer_layer;
+
+struct seer_model {
+    seer_model_config cfg;
+    seer_format format;
+    seer_tok *tok;
+
+    /* registry: every tensor under its llama.cpp name */
+    seer_tensor *tensors;
+    int64_t n_tensors, cap_tensors;
+
+    /* storage the views point into */
+    seer_map map;
+    seer_gguf *gguf;
+    seer_st_set *st;
+    void **owned;
+    int64_t n_owned, cap_owned;
+
+    /* resolved after loading */
+    const seer_tensor *tok_embd, *pos_embd, *out_norm, *out_norm_b, *output;
+    seer_layer *layers;
+};
+
+/* Adds a tensor view under name (copied). owned_data: the model takes ownership of data and
+ * frees it with the model. Fails on OOM or a duplicate name. */
+seer_status model_add_tensor(seer_model *m, const char *name, seer_dtype type, int n_dims, const int64_t *shape,
+                             void *data, int owned_data, seer_err *err);
+/* Keeps a buffer alive for the model's lifetime. */
+seer_status model_own(seer_model *m, void *p, seer_err *err);
+seer_model *model_alloc(void);
+/* Finds the per-arch tensors, checks every shape against cfg, fills m->layers etc. */
+seer_status model_resolve(seer_model *m, seer_err *err);
+
+/* Format loaders. */
+seer_status model_load_llama2c(seer_model *m, const char *path, seer_err *err);
+seer_status model_load_gguf(seer_model *m, const char *path, seer_err *err);
+seer_status model_load_hf(seer_model *m, const char *path, seer_err *err);
+
+/* ---- context ---- */
+
+struct seer_ctx {
+    const seer_model *m;
+    seer_pool *pool;
+    int32_t n_ctx, n_seq, n_batch;
+    int32_t *seq_len; /* [n_seq] */
+
+    float *k_cache, *v_cache; /* [L][n_seq][n_ctx][kv_dim] */
+    float *rope_cos, *rope_sin; /* [n_ctx][d_head/2] */
+
+    /* scratch for one batch (sized for n_batch tokens) */
+    seer_arena arena;
+    float *x;    /* (n_batch, d) residual stream */
+    float *xb;   /* (n_batch, d) normed input */
+    float *q;    /* (n_batch, d) (GPT-2: qkv (n_batch, 3d)) */
+    float *k;    /* (n_batch, kv_dim) */
+    float *v;    /* (n_batch, kv_dim) */
+    float *att_out; /* (n_batch, d) */
+    float *hb;   /* (n_batch, d_mlp) */
+    float *hb2;  /* (n_batch, d_mlp) */
+    float *att_scores; /* (n_threads, n_ctx) */
+    void *work;
+    size_t work_size;
+    int32_t *out_rows; /* (n_batch) rows whose logits are wanted */
+
+    /* current batch, for the parallel kernels */
+    const seer_batch *batch;
+};
+
+/* Architecture table: adding an architecture means adding a file that fills one of these. */
+typedef struct seer_arch_ops {
+    seer_status (*resolve)(seer_model *m, seer_err *err);
+    /* Runs the blocks over c->x (already embedded) for the batch; leaves the final residual
+     * stream in c->x. */
+    void (*forward)(seer_ctx *c, const seer_batch *b);
+    /* Final norm of one row. */
+    void (*final_norm)(const seer_model *m, float *y, const float *x);
+} seer_arch_ops;
+
+extern const seer_arch_ops seer_arch_llama;
+extern const seer_arch_ops seer_arch_gpt2;
+const seer_arch_ops *seer_arch_get(seer_arch a);
+
+/* Shared pieces of the forward pass (context.c). */
+const seer_tensor *model_need(const seer_model *m, const char *name, int n_dims, int64_t d0, int64_t d1,
+                              seer_err *err, seer_status *st);
+void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
+void ctx_matmul_acc(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
+void ctx_add_bias(float *y, const seer_tensor *b, int64_t n, int64_t width);
+/* Writes k, v rows of the batch into layer l's cache and runs causal attention for every
+ * token and head: att_out (n, n_heads*d_head) from q (n, q_stride). */
+void ctx_attention(seer_ctx *c, const seer_batch *b, int l, const float *q, int64_t q_stride, const float *k,
+                   const float *v, int64_t kv_stride, float *att_out);
+void ctx_rope(seer_ctx *c, const seer_batch *b, float *x, int64_t stride, int n_heads);
+/* Runs fn(c, row) for rows [0, n) split over the pool. */
+void ctx_parallel_rows(seer_ctx *c, int64_t n, void (*fn)(seer_ctx *c, int64_t row, void *ud), void *ud);
+
+#endif
