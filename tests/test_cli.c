@@ -33,7 +33,9 @@ static char *slurp(const char *path, size_t *len) {
 
 /* Must fail with exit 1 or 2 and one line on stderr that contains needle. */
 static void expect_error(const char *args, const char *needle) {
-    const char *o = test_tmp("cli_out.txt"), *e = test_tmp("cli_err.txt");
+    char o[1024], e[1024];
+    snprintf(o, sizeof(o), "%s", test_tmp("cli_out.txt"));
+    snprintf(e, sizeof(e), "%s", test_tmp("cli_err.txt"));
     int code = run(args, o, e);
     char *msg = slurp(e, NULL);
     size_t lines = 0;
@@ -63,7 +65,9 @@ int main(void) {
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     snprintf(gguf, sizeof(gguf), "%s", test_data("models/stories260K/stories260K.gguf"));
     if (access(model, R_OK) != 0) return 77;
-    const char *o = test_tmp("cli_out.txt"), *e = test_tmp("cli_err.txt");
+    char o[1024], e[1024];
+    snprintf(o, sizeof(o), "%s", test_tmp("cli_out.txt"));
+    snprintf(e, sizeof(e), "%s", test_tmp("cli_err.txt"));
 
     /* golden greedy text, from both formats */
     size_t elen, glen;
@@ -112,7 +116,9 @@ int main(void) {
     free(js);
 
     /* bad input: truncated model at each sixteenth of its length */
-    const char *trunc = test_tmp("cli_trunc.bin");
+    char trunc[1024], gtrunc[1024];
+    snprintf(trunc, sizeof(trunc), "%s", test_tmp("cli_trunc.bin"));
+    snprintf(gtrunc, sizeof(gtrunc), "%s", test_tmp("cli_trunc.gguf"));
     size_t mlen;
     free(slurp(model, &mlen));
     for (int k = 0; k < 16; k++) {
@@ -122,14 +128,14 @@ int main(void) {
     }
     size_t glen2;
     free(slurp(gguf, &glen2));
-    const char *gtrunc = test_tmp("cli_trunc.gguf");
     for (int k = 0; k < 16; k++) {
         copy_prefix(gguf, gtrunc, glen2 * (size_t)k / 16);
         snprintf(args, sizeof(args), "generate -m %s -n 5", gtrunc);
         expect_error(args, "seer generate:");
     }
     /* wrong magic / absurd dimensions */
-    const char *bad = test_tmp("cli_bad.bin");
+    char bad[1024];
+    snprintf(bad, sizeof(bad), "%s", test_tmp("cli_bad.bin"));
     FILE *f = fopen(bad, "wb");
     int32_t hdr[7] = {64, 172, INT32_MAX, 8, 4, 512, 512};
     fwrite(hdr, 4, 7, f);

@@ -189,9 +189,20 @@ static void check_arch(seer_model_config cfg, const char *name) {
     check_close(got, reff, n, 1e-4f, what);
 
     /* round trips through every format that can hold the arch */
-    const char *paths[3] = {test_tmp("ref_model.gguf"), test_tmp("ref_model_hf"), test_tmp("ref_model.bin")};
+    static int run_no = 0;
+    char paths[3][1024], tag[32];
+    snprintf(tag, sizeof(tag), "ref_model_%d", run_no++);
+    snprintf(paths[0], sizeof(paths[0]), "%s.gguf", test_tmp(tag));
+    snprintf(paths[1], sizeof(paths[1]), "%s_hf", test_tmp(tag));
+    snprintf(paths[2], sizeof(paths[2]), "%s.bin", test_tmp(tag));
     seer_format fmts[3] = {SEER_FORMAT_GGUF, SEER_FORMAT_SAFETENSORS, SEER_FORMAT_LLAMA2C};
-    int nf = cfg.arch == SEER_ARCH_LLAMA ? 3 : 2;
+    /* llama2.c fixes eps 1e-5 and theta 1e4: other Llamas must be refused, not silently changed */
+    int l2c_ok = cfg.arch == SEER_ARCH_LLAMA && cfg.norm_eps == 1e-5f && cfg.rope_theta == 10000.0f;
+    int nf = l2c_ok ? 3 : 2;
+    if (cfg.arch == SEER_ARCH_GPT2)
+        CHECK_FAILS(seer_model_save(m, SEER_FORMAT_LLAMA2C, paths[2], SEER_DTYPE_COUNT, &err), &err, "Llama models only");
+    else if (!l2c_ok)
+        CHECK_FAILS(seer_model_save(m, SEER_FORMAT_LLAMA2C, paths[2], SEER_DTYPE_COUNT, &err), &err, "fixes norm eps");
     for (int f = 0; f < nf; f++) {
         seer_model *m2;
         CHECK_OK(seer_model_save(m, fmts[f], paths[f], SEER_DTYPE_COUNT, &err), &err);

@@ -36,10 +36,16 @@ void seer_pool_run(seer_pool *p, seer_task_fn fn, void *ctx);
 typedef enum seer_simd { SEER_SIMD_SCALAR = 0, SEER_SIMD_AVX2, SEER_SIMD_AVX512, SEER_SIMD_COUNT } seer_simd;
 seer_simd seer_simd_level(void);
 const char *seer_simd_name(seer_simd s);
+/* The best level this CPU (and OS) supports, ignoring SEER_SIMD and seer_simd_set. */
+seer_simd seer_simd_detected(void);
+/* Forces the level used from now on (for tests and benchmarks): clamped to what the CPU
+ * supports; returns the level in effect. Not meant to be called while kernels run. */
+seer_simd seer_simd_set(seer_simd s);
 
 /* ---- matmul ---- */
 
-/* Workspace bytes seer_matmul needs for n rows of X with a weight of this type and cols. */
+/* Workspace bytes seer_matmul needs for n rows of X with a weight of this type and cols
+ * (SIZE_MAX if that overflows; the same for every SIMD level and thread count). */
 size_t seer_matmul_work_size(seer_dtype wtype, int64_t n, int64_t cols);
 
 /* y [n, rows] = x [n, cols] · w[rows, cols]ᵀ. w's rows are contiguous in wtype (cols a
@@ -72,6 +78,9 @@ void seer_layernorm_f32(float *y, const float *x, const float *w, const float *b
 void seer_swiglu_f32(float *out, const float *gate, const float *up, int64_t n);
 /* GPT-2's gelu_new (tanh approximation), in place. */
 void seer_gelu_tanh_f32(float *x, int64_t n);
+/* dst [n] = src [n] of type t (f32, f16, bf16, q8_0, q4_0; n a multiple of 32 for the
+ * quantized ones): one row of a weight, e.g. an embedding lookup. */
+void seer_vec_to_f32(seer_dtype t, const void *src, float *dst, int64_t n);
 
 #ifdef __cplusplus
 }

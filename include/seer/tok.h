@@ -70,6 +70,48 @@ void seer_tok_stream_init(seer_tok_stream *s, const seer_tok *t);
 size_t seer_tok_stream_push(seer_tok_stream *s, int32_t id, char *buf, size_t cap);
 size_t seer_tok_stream_flush(seer_tok_stream *s, char *buf, size_t cap);
 
+/* ---- additions ---- */
+
+/* Token types, numbered as GGUF's tokenizer.ggml.token_type. */
+typedef enum seer_tok_type {
+    SEER_TOK_TYPE_UNDEFINED = 0,
+    SEER_TOK_TYPE_NORMAL = 1,
+    SEER_TOK_TYPE_UNKNOWN = 2,      /* <unk>: encodes nothing, decodes to nothing */
+    SEER_TOK_TYPE_CONTROL = 3,      /* <s>, </s>, <|endoftext|>: decode to nothing */
+    SEER_TOK_TYPE_USER_DEFINED = 4, /* added tokens: decode to their text as stored */
+    SEER_TOK_TYPE_UNUSED = 5,
+    SEER_TOK_TYPE_BYTE = 6, /* SPM <0xAB> byte fallback */
+    SEER_TOK_TYPE_COUNT
+} seer_tok_type;
+
+const char *seer_tok_kind_name(seer_tok_kind k);  /* "spm", "gpt2" */
+const char *seer_tok_type_name(seer_tok_type t); /* "normal", "control", ... */
+seer_tok_type seer_tok_get_type(const seer_tok *t, int32_t id); /* UNDEFINED if out of range */
+/* Whether the model expects BOS before a prompt (SPM: yes unless GGUF add_bos_token says no;
+ * GPT-2: no unless GGUF says yes). */
+int seer_tok_get_add_bos(const seer_tok *t);
+/* Id of the token whose raw piece is exactly these bytes ("<|endoftext|>", "▁the"); -1 if none. */
+int32_t seer_tok_find_piece(const seer_tok *t, const char *piece, size_t len);
+
+/* From-memory entries for the JSON/text formats (tests, fuzzers): a Hugging Face tokenizer.json,
+ * and a GPT-2 vocabulary (encoder.json / vocab.json) with its merges (vocab.bpe / merges.txt).
+ * Merges that name a piece missing from the vocabulary, or whose concatenation is missing, are
+ * errors (naming the line or index), as Hugging Face's loader treats them. */
+seer_status seer_tok_load_hf_buffer(const char *json, size_t len, seer_tok **out, seer_err *err);
+seer_status seer_tok_load_gpt2_buffers(const char *vocab_json, size_t vocab_len, const char *merges,
+                                       size_t merges_len, seer_tok **out, seer_err *err);
+
+/* ---- export (used by model conversion) ---- */
+/* Writes tokenizer.ggml.* keys llama.cpp reads (model, tokens, scores, token_type, merges,
+ * bos/eos/unk ids, add_bos_token). */
+struct seer_gguf_writer;
+seer_status seer_tok_write_gguf(const seer_tok *t, struct seer_gguf_writer *w, seer_err *err);
+/* Writes a llama2.c tokenizer.bin (SPM only). */
+seer_status seer_tok_save_llama2c(const seer_tok *t, const char *path, seer_err *err);
+/* Writes tokenizer files into a Hugging Face folder that seer_tok_load(dir) reads back:
+ * GPT-2 -> vocab.json + merges.txt; SPM -> tokenizer.bin (llama2.c layout). */
+seer_status seer_tok_save_hf(const seer_tok *t, const char *dir, seer_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -48,10 +48,6 @@ int cmd_bench(int argc, char **argv) {
     if (seer_model_load(model_path, NULL, &m, &err)) goto fail;
     const seer_model_config *cfg = seer_model_get_config(m);
     long long need = np > ng ? np : ng;
-    if (need > cfg->n_ctx) {
-        seer_err_set(&err, SEER_ERR_RANGE, "-p/-n of %lld tokens exceed the model's context %d", need, cfg->n_ctx);
-        goto fail;
-    }
     seer_ctx_params cp = seer_ctx_default_params();
     cp.n_ctx = (int32_t)(need > 0 ? need : 1);
     cp.n_batch = (int32_t)(np > 0 ? np : 1);

@@ -19,7 +19,7 @@ int cmd_generate(int argc, char **argv) {
     const char *cmd = "generate", *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
     long long steps = 256, top_k = 0, seed = 42, threads = 0;
     double temp = 1.0, top_p = 0.9;
-    int ignore_eos = 0, add_bos = 1;
+    int ignore_eos = 0, add_bos = 1, steps_given = 0;
     cli_args a = {argc, argv, 1};
     for (; a.i < argc; a.i++) {
         const char *o = argv[a.i], *v;
@@ -38,7 +38,7 @@ int cmd_generate(int argc, char **argv) {
             else if (!strcmp(o, "-z")) tok_path = v;
             else if (!strcmp(o, "-p")) prompt = v;
             else if (!strcmp(o, "-f")) prompt_file = v;
-            else if (!strcmp(o, "-n") && cli_int(cmd, o, v, 1, 1LL << 30, &steps)) return 2;
+            else if (!strcmp(o, "-n") && (steps_given = 1) && cli_int(cmd, o, v, 1, 1 << 22, &steps)) return 2;
             else if (!strcmp(o, "--temp") && cli_float(cmd, o, v, 0, 1e6, &temp)) return 2;
             else if (!strcmp(o, "--top-p") && cli_float(cmd, o, v, 1e-9, 1, &top_p)) return 2;
             else if (!strcmp(o, "--top-k") && cli_int(cmd, o, v, 0, 1LL << 30, &top_k)) return 2;
@@ -78,7 +78,13 @@ int cmd_generate(int argc, char **argv) {
         seer_err_set(&err, SEER_ERR_INVALID, "empty prompt and no BOS: nothing to condition on");
         goto fail;
     }
-    if (steps > cfg->n_ctx) steps = cfg->n_ctx;
+    if (!steps_given && steps > cfg->n_ctx) steps = cfg->n_ctx;
+    if (steps > cfg->n_ctx && cfg->arch == SEER_ARCH_GPT2) {
+        seer_err_set(&err, SEER_ERR_RANGE, "-n %lld exceeds the model's %d learned positions", steps, cfg->n_ctx);
+        goto fail;
+    }
+    if (steps > cfg->n_ctx)
+        fprintf(stderr, "seer: warning: %lld steps exceed the model's trained context of %d\n", steps, cfg->n_ctx);
     if ((long long)n_ids > steps) {
         seer_err_set(&err, SEER_ERR_RANGE, "prompt has %zu tokens, more than the %lld steps (context %d)", n_ids, steps,
                      cfg->n_ctx);

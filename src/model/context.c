@@ -24,9 +24,15 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
     c->n_seq = p->n_seq > 0 ? p->n_seq : 1;
     c->n_batch = p->n_batch > 0 ? p->n_batch : 512;
     seer_status st = SEER_OK;
-    if (c->n_ctx > cfg->n_ctx) {
-        st = seer_err_set(err, SEER_ERR_RANGE, "context: %d positions requested but the model was trained for %d",
+    /* RoPE models run past their trained length (quality degrades, as in llama.cpp); learned
+     * position embeddings end where the table ends. */
+    if (c->n_ctx > cfg->n_ctx && cfg->arch == SEER_ARCH_GPT2) {
+        st = seer_err_set(err, SEER_ERR_RANGE, "context: %d positions requested but the model has %d learned positions",
                           c->n_ctx, cfg->n_ctx);
+        goto out_free;
+    }
+    if (c->n_ctx > (1 << 22)) {
+        st = seer_err_set(err, SEER_ERR_RANGE, "context: %d positions is more than seer supports (%d)", c->n_ctx, 1 << 22);
         goto out_free;
     }
     if ((st = seer_pool_init(p->n_threads, &c->pool, err))) goto out_free;

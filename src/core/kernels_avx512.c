@@ -1,0 +1,515 @@
+/* AVX-512 kernels (F, BW, VL, DQ, VNNI, with F16C): vector ops, weight row conversion, q8_0
+ * activation quantization, the decode GEMVs and the prefill GEMM. Compiled with those flags
+ * only; cpu.c runs this table only when the CPU has all of them. */
+#include "kernels.h"
+
+#include <immintrin.h>
+#include <math.h>
+#include <string.h>
+
+static inline __mmask16 tail_mask(int64_t n) { return (__mmask16)((1u << n) - 1u); }
+
+/* e^x to about 2 ulp: x = n ln2 + r, a degree-7 polynomial for e^r (Cephes' coefficients),
+ * then scalef for 2^n, which also gives 0 and inf at the ends of the range. */
+static inline __m512 exp512(__m512 x) {
+    /* keeps r finite for ±inf; max/min return their second operand for NaN, so NaN stays */
+    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
+    x = _mm512_min_ps(_mm512_set1_ps(89.0f), x);
+    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_scalef_ps(p, n);
+}
+
+/* ---- vector ops --------------------------------------------------------------------------- */
+
+static float dot_avx512(const float *a, const float *b, int64_t n) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    int64_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+        s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
+        s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), s2);
+        s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), s3);
+    }
+    for (; i + 16 <= n; i += 16) s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        s1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+}
+
+static void axpy_avx512(float *y, float a, const float *x, int64_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_fmadd_ps(va, _mm512_loadu_ps(x + i), _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m,
+                              _mm512_fmadd_ps(va, _mm512_maskz_loadu_ps(m, x + i), _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+static void scale_avx512(float *y, float a, int64_t n) {
+    __m512 va = _mm512_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, _mm512_mul_ps(va, _mm512_loadu_ps(y + i)));
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(va, _mm512_maskz_loadu_ps(m, y + i)));
+    }
+}
+
+static float max_avx512(const float *x, int64_t n) {
+    __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
+    int64_t i = 0;
+    /* max_ps(v, m) returns m when v is NaN: NaNs are skipped, as in the scalar loop */
+    for (; i + 32 <= n; i += 32) {
+        m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+        m1 = _mm512_max_ps(_mm512_loadu_ps(x + i + 16), m1);
+    }
+    for (; i + 16 <= n; i += 16) m0 = _mm512_max_ps(_mm512_loadu_ps(x + i), m0);
+    if (i < n) m1 = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail_mask(n - i), x + i), m1);
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+}
+
+static float exp_sum_avx512(float *x, float max, int64_t n) {
+    __m512 vm = _mm512_set1_ps(max), s = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m512 e = exp512(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+        _mm512_storeu_ps(x + i, e);
+        s = _mm512_add_ps(s, e);
+    }
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm));
+        _mm512_mask_storeu_ps(x + i, m, e);
+        s = _mm512_mask_add_ps(s, m, s, e);
+    }
+    return _mm512_reduce_add_ps(s);
+}
+
+static void rmsnorm_avx512(float *y, const float *x, const float *w, int64_t n, float eps) {
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+        s0 = _mm512_fmadd_ps(a, a, s0);
+        s1 = _mm512_fmadd_ps(b, b, s1);
+    }
+    for (; i + 16 <= n; i += 16) {
+        __m512 a = _mm512_loadu_ps(x + i);
+        s0 = _mm512_fmadd_ps(a, a, s0);
+    }
+    if (i < n) {
+        __m512 a = _mm512_maskz_loadu_ps(tail_mask(n - i), x + i);
+        s1 = _mm512_fmadd_ps(a, a, s1);
+    }
+    float ss = _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
+    __m512 r = _mm512_set1_ps(1.0f / sqrtf(ss / (float)n + eps));
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 v = _mm512_mul_ps(_mm512_loadu_ps(x + i), r);
+        _mm512_storeu_ps(y + i, w ? _mm512_mul_ps(v, _mm512_loadu_ps(w + i)) : v);
+    }
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 v = _mm512_mul_ps(_mm512_maskz_loadu_ps(m, x + i), r);
+        _mm512_mask_storeu_ps(y + i, m, w ? _mm512_mul_ps(v, _mm512_maskz_loadu_ps(m, w + i)) : v);
+    }
+}
+
+static void layernorm_avx512(float *y, const float *x, const float *w, const float *b, int64_t n, float eps) {
+    __m512 s = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) s = _mm512_add_ps(s, _mm512_loadu_ps(x + i));
+    if (i < n) s = _mm512_add_ps(s, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+    float mean = _mm512_reduce_add_ps(s) / (float)n;
+    __m512 vm = _mm512_set1_ps(mean), v = _mm512_setzero_ps();
+    for (i = 0; i + 16 <= n; i += 16) {
+        __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + i), vm);
+        v = _mm512_fmadd_ps(d, d, v);
+    }
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        __m512 d = _mm512_maskz_sub_ps(m, _mm512_maskz_loadu_ps(m, x + i), vm);
+        v = _mm512_fmadd_ps(d, d, v);
+    }
+    __m512 r = _mm512_set1_ps(1.0f / sqrtf(_mm512_reduce_add_ps(v) / (float)n + eps));
+    for (i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail_mask(n - i);
+        __m512 o = _mm512_mul_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), vm), r);
+        if (w) o = _mm512_mul_ps(o, _mm512_maskz_loadu_ps(m, w + i));
+        if (b) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(m, b + i));
+        _mm512_mask_storeu_ps(y + i, m, o);
+    }
+}
+
+static void swiglu_avx512(float *out, const float *gate, const float *up, int64_t n) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail_mask(n - i);
+        __m512 g = _mm512_maskz_loadu_ps(m, gate + i);
+        __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), g))));
+        _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(silu, _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+static void gelu_tanh_avx512(float *x, int64_t n) {
+    const __m512 c = _mm512_set1_ps(0.7978845608028654f), k = _mm512_set1_ps(0.044715f);
+    const __m512 one = _mm512_set1_ps(1.0f), two = _mm512_set1_ps(2.0f), half = _mm512_set1_ps(0.5f);
+    for (int64_t i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tail_mask(n - i);
+        __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+        __m512 u = _mm512_mul_ps(c, _mm512_fmadd_ps(_mm512_mul_ps(k, v), _mm512_mul_ps(v, v), v));
+        /* tanh(u) = 1 - 2 / (e^2u + 1): exact at both ends (e^2u = 0 or inf) */
+        __m512 t = _mm512_sub_ps(one, _mm512_div_ps(two, _mm512_add_ps(exp512(_mm512_add_ps(u, u)), one)));
+        _mm512_mask_storeu_ps(x + i, m, _mm512_mul_ps(_mm512_mul_ps(half, v), _mm512_add_ps(one, t)));
+    }
+}
+
+/* ---- conversions -------------------------------------------------------------------------- */
+
+static inline __m512 load_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
+static inline __m512 loadm_f16(__mmask16 m, const uint16_t *p) { return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p)); }
+static inline __m512 load_bf16(const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)p)), 16));
+}
+static inline __m512 loadm_bf16(__mmask16 m, const uint16_t *p) {
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_maskz_loadu_epi16(m, p)), 16));
+}
+
+static void to_f32_f16_avx512(const void *src, float *dst, int64_t n) {
+    const uint16_t *s = src;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_f16(s + i));
+    if (i < n) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), loadm_f16(tail_mask(n - i), s + i));
+}
+
+static void to_f32_bf16_avx512(const void *src, float *dst, int64_t n) {
+    const uint16_t *s = src;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, load_bf16(s + i));
+    if (i < n) _mm512_mask_storeu_ps(dst + i, tail_mask(n - i), loadm_bf16(tail_mask(n - i), s + i));
+}
+
+static void to_f32_q8_0_avx512(const void *src, float *dst, int64_t n) {
+    const seer_block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / SEER_QK; i++) {
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(b[i].d));
+        __m512i lo = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)b[i].qs));
+        __m512i hi = _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(b[i].qs + 16)));
+        _mm512_storeu_ps(dst + i * SEER_QK, _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)));
+        _mm512_storeu_ps(dst + i * SEER_QK + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi)));
+    }
+}
+
+static void to_f32_q4_0_avx512(const void *src, float *dst, int64_t n) {
+    const seer_block_q4_0 *b = src;
+    const __m128i low = _mm_set1_epi8(0x0f);
+    const __m512i eight = _mm512_set1_epi32(8);
+    for (int64_t i = 0; i < n / SEER_QK; i++) {
+        __m512 d = _mm512_set1_ps(_cvtsh_ss(b[i].d));
+        __m128i raw = _mm_loadu_si128((const __m128i *)b[i].qs);
+        __m512i lo = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(raw, low)), eight);
+        __m512i hi = _mm512_sub_epi32(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(raw, 4), low)), eight);
+        _mm512_storeu_ps(dst + i * SEER_QK, _mm512_mul_ps(d, _mm512_cvtepi32_ps(lo)));
+        _mm512_storeu_ps(dst + i * SEER_QK + 16, _mm512_mul_ps(d, _mm512_cvtepi32_ps(hi)));
+    }
+}
+
+static void quantize_q8_avx512(const float *x, int64_t n, int8_t *qs, float *d, int32_t *sum) {
+    const __m512 sign = _mm512_set1_ps(-0.0f);
+    for (int64_t b = 0; b < n / SEER_QK; b++) {
+        __m512 v0 = _mm512_loadu_ps(x + b * SEER_QK), v1 = _mm512_loadu_ps(x + b * SEER_QK + 16);
+        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, v0), _mm512_andnot_ps(sign, v1)));
+        /* the same arithmetic as seer_quantize_q8_scalar, so every level quantizes alike */
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        __m512 vid = _mm512_set1_ps(id);
+        __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v0, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(v1, vid), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm_storeu_si128((__m128i *)(qs + b * SEER_QK), _mm512_cvtsepi32_epi8(q0));
+        _mm_storeu_si128((__m128i *)(qs + b * SEER_QK + 16), _mm512_cvtsepi32_epi8(q1));
+        d[b] = amax / 127.0f;
+        sum[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+}
+
+/* ---- decode: GEMV ------------------------------------------------------------------------- */
+
+static inline const uint8_t *wrow(const seer_mm *m, int64_t r) { return (const uint8_t *)m->w + (size_t)r * m->wrow; }
+
+static inline void put_y(const seer_mm *m, int64_t r, float v) {
+    if (m->acc) m->y[r] += v;
+    else m->y[r] = v;
+}
+
+/* Float-ish weights: four rows at a time share each load of x; two accumulators per row hide
+ * the FMA latency. LOAD(p) gives 16 floats from element pointer p, LOADM the masked tail. */
+#define GEMV_FLOAT(name, T, LOAD, LOADM)                                                                  \
+    static void name(const seer_mm *m, int64_t r0, int64_t r1) {                                          \
+        const float *x = m->x;                                                                            \
+        const int64_t K = m->cols;                                                                        \
+        const __mmask16 tm = tail_mask(K & 15);                                                           \
+        int64_t r = r0;                                                                                   \
+        for (; r + 4 <= r1; r += 4) {                                                                     \
+            const T *w0 = (const T *)wrow(m, r), *w1 = (const T *)wrow(m, r + 1);                         \
+            const T *w2 = (const T *)wrow(m, r + 2), *w3 = (const T *)wrow(m, r + 3);                     \
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
+            int64_t k = 0;                                                                                \
+            for (; k + 32 <= K; k += 32) {                                                                \
+                __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);                     \
+                a0 = _mm512_fmadd_ps(LOAD(w0 + k), x0, a0);                                               \
+                a1 = _mm512_fmadd_ps(LOAD(w1 + k), x0, a1);                                               \
+                a2 = _mm512_fmadd_ps(LOAD(w2 + k), x0, a2);                                               \
+                a3 = _mm512_fmadd_ps(LOAD(w3 + k), x0, a3);                                               \
+                b0 = _mm512_fmadd_ps(LOAD(w0 + k + 16), x1, b0);                                          \
+                b1 = _mm512_fmadd_ps(LOAD(w1 + k + 16), x1, b1);                                          \
+                b2 = _mm512_fmadd_ps(LOAD(w2 + k + 16), x1, b2);                                          \
+                b3 = _mm512_fmadd_ps(LOAD(w3 + k + 16), x1, b3);                                          \
+            }                                                                                             \
+            if (k + 16 <= K) {                                                                            \
+                __m512 x0 = _mm512_loadu_ps(x + k);                                                       \
+                a0 = _mm512_fmadd_ps(LOAD(w0 + k), x0, a0);                                               \
+                a1 = _mm512_fmadd_ps(LOAD(w1 + k), x0, a1);                                               \
+                a2 = _mm512_fmadd_ps(LOAD(w2 + k), x0, a2);                                               \
+                a3 = _mm512_fmadd_ps(LOAD(w3 + k), x0, a3);                                               \
+                k += 16;                                                                                  \
+            }                                                                                             \
+            if (k < K) {                                                                                  \
+                __m512 x0 = _mm512_maskz_loadu_ps(tm, x + k);                                             \
+                b0 = _mm512_fmadd_ps(LOADM(tm, w0 + k), x0, b0);                                          \
+                b1 = _mm512_fmadd_ps(LOADM(tm, w1 + k), x0, b1);                                          \
+                b2 = _mm512_fmadd_ps(LOADM(tm, w2 + k), x0, b2);                                          \
+                b3 = _mm512_fmadd_ps(LOADM(tm, w3 + k), x0, b3);                                          \
+            }                                                                                             \
+            put_y(m, r, _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)));                                     \
+            put_y(m, r + 1, _mm512_reduce_add_ps(_mm512_add_ps(a1, b1)));                                 \
+            put_y(m, r + 2, _mm512_reduce_add_ps(_mm512_add_ps(a2, b2)));                                 \
+            put_y(m, r + 3, _mm512_reduce_add_ps(_mm512_add_ps(a3, b3)));                                 \
+        }                                                                                                 \
+        for (; r < r1; r++) {                                                                             \
+            const T *w0 = (const T *)wrow(m, r);                                                          \
+            __m512 a0 = _mm512_setzero_ps(), b0 = a0;                                                     \
+            int64_t k = 0;                                                                                \
+            for (; k + 32 <= K; k += 32) {                                                                \
+                a0 = _mm512_fmadd_ps(LOAD(w0 + k), _mm512_loadu_ps(x + k), a0);                           \
+                b0 = _mm512_fmadd_ps(LOAD(w0 + k + 16), _mm512_loadu_ps(x + k + 16), b0);                 \
+            }                                                                                             \
+            if (k + 16 <= K) {                                                                            \
+                a0 = _mm512_fmadd_ps(LOAD(w0 + k), _mm512_loadu_ps(x + k), a0);                           \
+                k += 16;                                                                                  \
+            }                                                                                             \
+            if (k < K) b0 = _mm512_fmadd_ps(LOADM(tm, w0 + k), _mm512_maskz_loadu_ps(tm, x + k), b0);     \
+            put_y(m, r, _mm512_reduce_add_ps(_mm512_add_ps(a0, b0)));                                     \
+        }                                                                                                 \
+    }
+
+#define LOAD_F32(p) _mm512_loadu_ps(p)
+#define LOADM_F32(m, p) _mm512_maskz_loadu_ps(m, p)
+GEMV_FLOAT(gemv_f32_avx512, float, LOAD_F32, LOADM_F32)
+GEMV_FLOAT(gemv_f16_avx512, uint16_t, load_f16, loadm_f16)
+GEMV_FLOAT(gemv_bf16_avx512, uint16_t, load_bf16, loadm_bf16)
+
+static inline float hsum256(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+
+/* Quantized weights against q8_0 x. vpdpbusd multiplies unsigned by signed bytes, so the
+ * weights are made unsigned (q8_0: w + 128, by flipping the sign bit; q4_0: the raw nibble,
+ * w + 8) and the offset is taken back out with the block sum of x, which seeds the
+ * accumulator: Σ (w + c) x - c Σ x = Σ w x. Four rows share each block of x. */
+#define GEMV_QUANT(name, BLOCK, UNPACK, OFFSET)                                                           \
+    static void name(const seer_mm *m, int64_t r0, int64_t r1) {                                          \
+        const int64_t nb = m->cols / SEER_QK;                                                             \
+        int64_t r = r0;                                                                                   \
+        for (; r + 4 <= r1; r += 4) {                                                                     \
+            const BLOCK *w0 = (const BLOCK *)wrow(m, r), *w1 = (const BLOCK *)wrow(m, r + 1);             \
+            const BLOCK *w2 = (const BLOCK *)wrow(m, r + 2), *w3 = (const BLOCK *)wrow(m, r + 3);         \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
+            for (int64_t b = 0; b < nb; b++) {                                                            \
+                __m256i xq = _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK));                 \
+                __m256i c = _mm256_setr_epi32(-(OFFSET)*m->xsum[b], 0, 0, 0, 0, 0, 0, 0);                 \
+                __m256 dx = _mm256_set1_ps(m->xd[b]);                                                     \
+                __m256i d0 = _mm256_dpbusd_epi32(c, UNPACK(w0 + b), xq);                                  \
+                __m256i d1 = _mm256_dpbusd_epi32(c, UNPACK(w1 + b), xq);                                  \
+                __m256i d2 = _mm256_dpbusd_epi32(c, UNPACK(w2 + b), xq);                                  \
+                __m256i d3 = _mm256_dpbusd_epi32(c, UNPACK(w3 + b), xq);                                  \
+                a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w0[b].d))), a0); \
+                a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w1[b].d))), a1); \
+                a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d2), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w2[b].d))), a2); \
+                a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d3), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w3[b].d))), a3); \
+            }                                                                                             \
+            put_y(m, r, hsum256(a0));                                                                     \
+            put_y(m, r + 1, hsum256(a1));                                                                 \
+            put_y(m, r + 2, hsum256(a2));                                                                 \
+            put_y(m, r + 3, hsum256(a3));                                                                 \
+        }                                                                                                 \
+        for (; r < r1; r++) {                                                                             \
+            const BLOCK *w0 = (const BLOCK *)wrow(m, r);                                                  \
+            __m256 a0 = _mm256_setzero_ps();                                                              \
+            for (int64_t b = 0; b < nb; b++) {                                                            \
+                __m256i xq = _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK));                 \
+                __m256i c = _mm256_setr_epi32(-(OFFSET)*m->xsum[b], 0, 0, 0, 0, 0, 0, 0);                 \
+                __m256i d0 = _mm256_dpbusd_epi32(c, UNPACK(w0 + b), xq);                                  \
+                a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_set1_ps(m->xd[b] * _cvtsh_ss(w0[b].d)), a0); \
+            }                                                                                             \
+            put_y(m, r, hsum256(a0));                                                                     \
+        }                                                                                                 \
+    }
+
+static inline __m256i unpack_q8_0(const seer_block_q8_0 *b) {
+    return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
+}
+
+/* Bytes 0-15 keep the low nibbles (elements 0-15), bytes 16-31 the high ones (16-31). */
+static inline __m256i unpack_q4_0(const seer_block_q4_0 *b) {
+    __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->qs));
+    return _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
+}
+
+GEMV_QUANT(gemv_q8_0_avx512, seer_block_q8_0, unpack_q8_0, 128)
+GEMV_QUANT(gemv_q4_0_avx512, seer_block_q4_0, unpack_q4_0, 8)
+
+/* ---- prefill: GEMM ------------------------------------------------------------------------ */
+
+#define MR 12 /* weight rows per micro-kernel; 12 x 2 accumulators + 2 x loads fit in 32 zmm */
+
+/* 16x16 transpose of r[0..15] in place. */
+static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int a = 0; a < 4; a++) { /* rows 4a..4a+3: u[4a + s] holds column s of each lane */
+        u[4 * a] = _mm512_shuffle_ps(t[4 * a], t[4 * a + 2], 0x44);
+        u[4 * a + 1] = _mm512_shuffle_ps(t[4 * a], t[4 * a + 2], 0xee);
+        u[4 * a + 2] = _mm512_shuffle_ps(t[4 * a + 1], t[4 * a + 3], 0x44);
+        u[4 * a + 3] = _mm512_shuffle_ps(t[4 * a + 1], t[4 * a + 3], 0xee);
+    }
+    for (int s = 0; s < 4; s++) {
+        __m512 e01 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88), o01 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
+        __m512 e23 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88), o23 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
+        r[s] = _mm512_shuffle_f32x4(e01, e23, 0x88);      /* lane 0 */
+        r[8 + s] = _mm512_shuffle_f32x4(e01, e23, 0xdd);  /* lane 2 */
+        r[4 + s] = _mm512_shuffle_f32x4(o01, o23, 0x88);  /* lane 1 */
+        r[12 + s] = _mm512_shuffle_f32x4(o01, o23, 0xdd); /* lane 3 */
+    }
+}
+
+static void pack_x_avx512(const float *x, int64_t n, int64_t cols, int64_t g0, int64_t g1, float *xp) {
+    for (int64_t g = g0; g < g1; g++) {
+        float *dst = xp + g * cols * SEER_GEMM_NR;
+        int64_t rows = n - g * SEER_GEMM_NR < SEER_GEMM_NR ? n - g * SEER_GEMM_NR : SEER_GEMM_NR;
+        for (int64_t k = 0; k < cols; k += 16) {
+            int64_t kn = cols - k < 16 ? cols - k : 16;
+            __mmask16 m = tail_mask(kn);
+            __m512 r[16];
+            for (int j = 0; j < 16; j++)
+                r[j] = j < rows ? _mm512_maskz_loadu_ps(m, x + (g * SEER_GEMM_NR + j) * cols + k) : _mm512_setzero_ps();
+            transpose16(r);
+            for (int64_t t = 0; t < kn; t++) _mm512_store_ps(dst + (k + t) * SEER_GEMM_NR, r[t]);
+        }
+    }
+}
+
+/* c[i][h] = Σ_k wb[i][k] · xp_h[k][0..15]: weight row i against 16 packed x rows per half. */
+static inline void micro_12x32(const float *wb, const float *xp0, const float *xp1, int64_t kc, __m512 c[MR][2]) {
+    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR), x1 = _mm512_load_ps(xp1 + k * SEER_GEMM_NR);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 b = _mm512_set1_ps(wb[i * SEER_GEMM_KC + k]);
+            c[i][0] = _mm512_fmadd_ps(b, x0, c[i][0]);
+            c[i][1] = _mm512_fmadd_ps(b, x1, c[i][1]);
+        }
+    }
+}
+
+static inline void micro_12x16(const float *wb, const float *xp0, int64_t kc, __m512 c[MR]) {
+    for (int i = 0; i < MR; i++) c[i] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR);
+#pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * SEER_GEMM_KC + k]), x0, c[i]);
+    }
+}
+
+/* Adds (or stores, when first) c[i] lane j into y[x0 + j][r + i] for j < nx, i < nr. */
+static inline void tile_out(const seer_mm *m, const __m512 c[MR], int64_t x0, int64_t nx, int64_t r, int nr, int first) {
+    __m512 t[16];
+    for (int i = 0; i < MR; i++) t[i] = c[i];
+    for (int i = MR; i < 16; i++) t[i] = _mm512_setzero_ps();
+    transpose16(t); /* t[j] now holds weight rows r..r+11 for x row x0 + j */
+    __mmask16 mk = tail_mask(nr);
+    for (int64_t j = 0; j < nx; j++) {
+        float *yr = m->y + (x0 + j) * m->ldy + r;
+        __m512 v = first ? t[j] : _mm512_add_ps(t[j], _mm512_maskz_loadu_ps(mk, yr));
+        _mm512_mask_storeu_ps(yr, mk, v);
+    }
+}
+
+static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
+    const int64_t K = m->cols, groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+    const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
+    void (*conv)(const void *, float *, int64_t) = seer_kernels_avx512.to_f32[m->wtype];
+    _Alignas(64) float wb[MR * SEER_GEMM_KC];
+    for (int64_t rb = r0; rb < r1; rb += MR) {
+        int nr = r1 - rb < MR ? (int)(r1 - rb) : MR;
+        for (int64_t k0 = 0; k0 < K; k0 += SEER_GEMM_KC) {
+            int64_t kc = K - k0 < SEER_GEMM_KC ? K - k0 : SEER_GEMM_KC;
+            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_KC, kc);
+            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_KC, 0, (size_t)kc * sizeof(float));
+            int first = k0 == 0 && !m->acc;
+            for (int64_t g = 0; g < groups; g += 2) {
+                const float *xp0 = m->xp + (g * K + k0) * SEER_GEMM_NR;
+                int64_t nx = m->n - g * SEER_GEMM_NR;
+                if (g + 1 < groups) {
+                    __m512 c[MR][2], h[MR];
+                    micro_12x32(wb, xp0, xp0 + K * SEER_GEMM_NR, kc, c);
+                    for (int i = 0; i < MR; i++) h[i] = c[i][0];
+                    tile_out(m, h, g * SEER_GEMM_NR, 16, rb, nr, first);
+                    for (int i = 0; i < MR; i++) h[i] = c[i][1];
+                    tile_out(m, h, (g + 1) * SEER_GEMM_NR, nx - 16 < 16 ? nx - 16 : 16, rb, nr, first);
+                } else {
+                    __m512 c[MR];
+                    micro_12x16(wb, xp0, kc, c);
+                    tile_out(m, c, g * SEER_GEMM_NR, nx < 16 ? nx : 16, rb, nr, first);
+                }
+            }
+        }
+    }
+}
+
+const seer_kernels seer_kernels_avx512 = {
+    .level = SEER_SIMD_AVX512,
+    .dot = dot_avx512,
+    .axpy = axpy_avx512,
+    .scale = scale_avx512,
+    .max = max_avx512,
+    .exp_sum = exp_sum_avx512,
+    .rmsnorm = rmsnorm_avx512,
+    .layernorm = layernorm_avx512,
+    .swiglu = swiglu_avx512,
+    .gelu_tanh = gelu_tanh_avx512,
+    .to_f32 = {seer_to_f32_f32_scalar, to_f32_f16_avx512, to_f32_bf16_avx512, to_f32_q8_0_avx512, to_f32_q4_0_avx512},
+    .quantize_q8 = quantize_q8_avx512,
+    .gemv = {gemv_f32_avx512, gemv_f16_avx512, gemv_bf16_avx512, gemv_q8_0_avx512, gemv_q4_0_avx512},
+    .pack_x = pack_x_avx512,
+    .gemm = gemm_avx512,
+    .gemm_mr = MR,
+};

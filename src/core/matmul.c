@@ -1,0 +1,331 @@
+/* Matmul: y = x · wᵀ for every weight type. Owns the workspace layout, the split of weight
+ * rows over the pool's threads, the portable kernels (the scalar level and the fallback), and
+ * the double-precision reference the tests hold every level to. */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+/* ---- reference ---------------------------------------------------------------------------- */
+
+static double weight_at(const void *w, seer_dtype t, size_t wrow, int64_t r, int64_t c) {
+    const uint8_t *row = (const uint8_t *)w + (size_t)r * wrow;
+    switch (t) {
+    case SEER_DTYPE_F32: return ((const float *)row)[c];
+    case SEER_DTYPE_F16: return seer_fp16_to_fp32(((const uint16_t *)row)[c]);
+    case SEER_DTYPE_BF16: return seer_bf16_to_fp32(((const uint16_t *)row)[c]);
+    case SEER_DTYPE_Q8_0: {
+        const seer_block_q8_0 *b = (const seer_block_q8_0 *)row + c / SEER_QK;
+        return (double)seer_fp16_to_fp32(b->d) * b->qs[c % SEER_QK];
+    }
+    case SEER_DTYPE_Q4_0: {
+        const seer_block_q4_0 *b = (const seer_block_q4_0 *)row + c / SEER_QK;
+        int j = (int)(c % SEER_QK);
+        int q = j < SEER_QK / 2 ? (b->qs[j] & 0x0f) : (b->qs[j - SEER_QK / 2] >> 4);
+        return (double)seer_fp16_to_fp32(b->d) * (q - 8);
+    }
+    default: SEER_ASSERT(!"matmul: unsupported weight type"); return 0;
+    }
+}
+
+static size_t row_bytes(seer_dtype t, int64_t cols) {
+    size_t b;
+    SEER_ASSERT(seer_dtype_row_bytes(t, cols, &b, NULL) == SEER_OK);
+    return b;
+}
+
+void seer_matmul_ref(float *y, const float *x, int64_t n, const void *w, seer_dtype wtype, int64_t rows,
+                     int64_t cols) {
+    SEER_ASSERT((unsigned)wtype < SEER_MM_NTYPES);
+    size_t wrow = row_bytes(wtype, cols);
+    for (int64_t i = 0; i < n; i++) {
+        for (int64_t r = 0; r < rows; r++) {
+            double s = 0;
+            for (int64_t c = 0; c < cols; c++) s += (double)x[i * cols + c] * weight_at(w, wtype, wrow, r, c);
+            y[i * rows + r] = (float)s;
+        }
+    }
+}
+
+/* ---- portable kernels --------------------------------------------------------------------- */
+
+void seer_to_f32_f32_scalar(const void *src, float *dst, int64_t n) { memcpy(dst, src, (size_t)n * sizeof(float)); }
+
+void seer_to_f32_f16_scalar(const void *src, float *dst, int64_t n) {
+    const uint16_t *s = src;
+    for (int64_t i = 0; i < n; i++) dst[i] = seer_fp16_to_fp32(s[i]);
+}
+
+void seer_to_f32_bf16_scalar(const void *src, float *dst, int64_t n) {
+    const uint16_t *s = src;
+    for (int64_t i = 0; i < n; i++) dst[i] = seer_bf16_to_fp32(s[i]);
+}
+
+void seer_to_f32_q8_0_scalar(const void *src, float *dst, int64_t n) {
+    const seer_block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / SEER_QK; i++) {
+        float d = seer_fp16_to_fp32(b[i].d);
+        for (int j = 0; j < SEER_QK; j++) dst[i * SEER_QK + j] = d * (float)b[i].qs[j];
+    }
+}
+
+void seer_to_f32_q4_0_scalar(const void *src, float *dst, int64_t n) {
+    const seer_block_q4_0 *b = src;
+    for (int64_t i = 0; i < n / SEER_QK; i++) {
+        float d = seer_fp16_to_fp32(b[i].d);
+        for (int j = 0; j < SEER_QK / 2; j++) {
+            dst[i * SEER_QK + j] = d * (float)((b[i].qs[j] & 0x0f) - 8);
+            dst[i * SEER_QK + j + SEER_QK / 2] = d * (float)((b[i].qs[j] >> 4) - 8);
+        }
+    }
+}
+
+/* As ggml's q8_0, but the scale stays f32 (no fp16 rounding) and values round to nearest
+ * even, as the SIMD versions do. */
+void seer_quantize_q8_scalar(const float *x, int64_t n, int8_t *qs, float *d, int32_t *sum) {
+    for (int64_t b = 0; b < n / SEER_QK; b++) {
+        const float *xb = x + b * SEER_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < SEER_QK; j++) amax = fmaxf(amax, fabsf(xb[j]));
+        float db = amax / 127.0f;
+        float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+        int32_t s = 0;
+        for (int j = 0; j < SEER_QK; j++) {
+            int q = (int)nearbyintf(xb[j] * id);
+            qs[b * SEER_QK + j] = (int8_t)q;
+            s += q;
+        }
+        d[b] = db;
+        sum[b] = s;
+    }
+}
+
+static void store_y(const seer_mm *m, int64_t r, float v) {
+    if (m->acc) m->y[r] += v;
+    else m->y[r] = v;
+}
+
+void seer_gemv_f32_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++)
+        store_y(m, r, seer_dot_scalar((const float *)((const uint8_t *)m->w + (size_t)r * m->wrow), m->x, m->cols));
+}
+
+void seer_gemv_f16_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)((const uint8_t *)m->w + (size_t)r * m->wrow);
+        float s = 0.0f;
+        for (int64_t c = 0; c < m->cols; c++) s += seer_fp16_to_fp32(w[c]) * m->x[c];
+        store_y(m, r, s);
+    }
+}
+
+void seer_gemv_bf16_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; r++) {
+        const uint16_t *w = (const uint16_t *)((const uint8_t *)m->w + (size_t)r * m->wrow);
+        float s = 0.0f;
+        for (int64_t c = 0; c < m->cols; c++) s += seer_bf16_to_fp32(w[c]) * m->x[c];
+        store_y(m, r, s);
+    }
+}
+
+void seer_gemv_q8_0_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
+    int64_t nb = m->cols / SEER_QK;
+    for (int64_t r = r0; r < r1; r++) {
+        const seer_block_q8_0 *w = (const seer_block_q8_0 *)((const uint8_t *)m->w + (size_t)r * m->wrow);
+        float s = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            const int8_t *xq = m->xqs + b * SEER_QK;
+            int32_t t = 0;
+            for (int j = 0; j < SEER_QK; j++) t += w[b].qs[j] * xq[j];
+            s += seer_fp16_to_fp32(w[b].d) * m->xd[b] * (float)t;
+        }
+        store_y(m, r, s);
+    }
+}
+
+void seer_gemv_q4_0_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
+    int64_t nb = m->cols / SEER_QK;
+    for (int64_t r = r0; r < r1; r++) {
+        const seer_block_q4_0 *w = (const seer_block_q4_0 *)((const uint8_t *)m->w + (size_t)r * m->wrow);
+        float s = 0.0f;
+        for (int64_t b = 0; b < nb; b++) {
+            const int8_t *xq = m->xqs + b * SEER_QK;
+            int32_t t = 0;
+            for (int j = 0; j < SEER_QK / 2; j++)
+                t += ((w[b].qs[j] & 0x0f) - 8) * xq[j] + ((w[b].qs[j] >> 4) - 8) * xq[j + SEER_QK / 2];
+            s += seer_fp16_to_fp32(w[b].d) * m->xd[b] * (float)t;
+        }
+        store_y(m, r, s);
+    }
+}
+
+/* OpenBLAS's threads would fight the pool's: each pool thread calls it single-threaded. */
+static pthread_once_t blas_once = PTHREAD_ONCE_INIT;
+static void blas_single_thread(void) { openblas_set_num_threads(1); }
+
+/* Prefill without SIMD kernels: OpenBLAS for f32 (it picks its own instruction set at run
+ * time), plain loops over converted chunks of each weight row otherwise. */
+void seer_gemm_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
+    if (m->wtype == SEER_DTYPE_F32) {
+        pthread_once(&blas_once, blas_single_thread);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m->n, (int)(r1 - r0), (int)m->cols, 1.0f, m->x,
+                    (int)m->cols, (const float *)((const uint8_t *)m->w + (size_t)r0 * m->wrow), (int)m->cols,
+                    m->acc ? 1.0f : 0.0f, m->y + r0, (int)m->ldy);
+        return;
+    }
+    float buf[256];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *wr = (const uint8_t *)m->w + (size_t)r * m->wrow;
+        for (int64_t k0 = 0; k0 < m->cols; k0 += 256) {
+            int64_t kc = m->cols - k0 < 256 ? m->cols - k0 : 256;
+            size_t off = (size_t)(k0 / (int64_t)seer_dtype_block_elems(m->wtype)) * seer_dtype_block_bytes(m->wtype);
+            seer_kernels_scalar.to_f32[m->wtype](wr + off, buf, kc);
+            for (int64_t i = 0; i < m->n; i++) {
+                float s = seer_dot_scalar(buf, m->x + i * m->cols + k0, kc);
+                float *yi = m->y + i * m->ldy + r;
+                *yi = (k0 > 0 || m->acc) ? *yi + s : s;
+            }
+        }
+    }
+}
+
+/* ---- workspace ---------------------------------------------------------------------------- */
+
+typedef struct mm_layout {
+    size_t xqs, xd, xsum, xp; /* byte offsets; xp only for n >= 2 */
+    size_t total;
+} mm_layout;
+
+static int is_quant(seer_dtype t) { return t == SEER_DTYPE_Q8_0 || t == SEER_DTYPE_Q4_0; }
+
+static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
+
+/* Returns 0 on success, -1 on overflow. Every piece starts 64-byte aligned. */
+static int mm_layout_of(seer_dtype t, int64_t n, int64_t cols, mm_layout *l) {
+    memset(l, 0, sizeof(*l));
+    if (n <= 0 || cols <= 0) return 0;
+    size_t sz = 0, a, b;
+    if (is_quant(t)) {
+        /* the quantized rows of x, their scales and their block sums */
+        size_t nb = (size_t)cols / SEER_QK;
+        if (seer_mul_size((size_t)n, (size_t)cols, &a) || seer_mul_size((size_t)n, nb * 4, &b) || a > SIZE_MAX / 4 ||
+            b > SIZE_MAX / 4)
+            return -1;
+        l->xqs = 0;
+        l->xd = align64(a);
+        l->xsum = l->xd + align64(b);
+        sz = l->xsum + align64(b);
+    }
+    if (n >= 2) {
+        /* x packed in groups of NR rows, zero padded */
+        size_t groups = ((size_t)n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+        if (seer_mul_size(groups * SEER_GEMM_NR, (size_t)cols, &a) || seer_mul_size(a, sizeof(float), &a) ||
+            a > SIZE_MAX - 64)
+            return -1;
+        l->xp = sz;
+        if (seer_add_size(sz, align64(a), &sz)) return -1;
+    }
+    l->total = sz;
+    return 0;
+}
+
+size_t seer_matmul_work_size(seer_dtype wtype, int64_t n, int64_t cols) {
+    mm_layout l;
+    return mm_layout_of(wtype, n, cols, &l) ? SIZE_MAX : l.total;
+}
+
+/* ---- threading ---------------------------------------------------------------------------- */
+
+typedef struct mm_task {
+    seer_mm m;
+    const seer_kernels *k;
+    int64_t chunk;      /* weight rows per grab; a multiple of 16 and of the GEMM's row block */
+    atomic_llong next;  /* next unclaimed row */
+    int64_t groups;     /* packed x groups */
+} mm_task;
+
+static void task_pack(void *ctx, int ith, int nth) {
+    mm_task *t = ctx;
+    int64_t per = (t->groups + nth - 1) / nth;
+    int64_t g0 = ith * per, g1 = g0 + per < t->groups ? g0 + per : t->groups;
+    if (g0 < g1) t->k->pack_x(t->m.x, t->m.n, t->m.cols, g0, g1, (float *)t->m.xp);
+}
+
+/* Threads claim chunks of rows until none are left: the machine is shared, so a thread that
+ * got descheduled should not hold the others up with a fixed share. */
+static void task_rows(void *ctx, int ith, int nth) {
+    (void)ith;
+    (void)nth;
+    mm_task *t = ctx;
+    for (;;) {
+        int64_t r0 = atomic_fetch_add_explicit(&t->next, t->chunk, memory_order_relaxed);
+        if (r0 >= t->m.rows) break;
+        int64_t r1 = r0 + t->chunk < t->m.rows ? r0 + t->chunk : t->m.rows;
+        if (t->m.n == 1) t->k->gemv[t->m.wtype](&t->m, r0, r1);
+        else t->k->gemm(&t->m, r0, r1);
+    }
+}
+
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
+                       int64_t rows, int64_t cols, void *work, int acc) {
+    SEER_ASSERT((unsigned)wtype < SEER_MM_NTYPES);
+    SEER_ASSERT(n >= 0 && rows >= 0 && cols >= 0);
+    if (n == 0 || rows == 0) return;
+    if (cols == 0) {
+        if (!acc)
+            for (int64_t i = 0; i < n * rows; i++) y[i] = 0.0f;
+        return;
+    }
+    mm_layout l;
+    SEER_ASSERT(mm_layout_of(wtype, n, cols, &l) == 0);
+    SEER_ASSERT(l.total == 0 || (work && ((uintptr_t)work & 63) == 0));
+
+    mm_task t = {.k = seer_kernels_get()};
+    t.m = (seer_mm){.y = y, .ldy = rows, .x = x, .n = n, .w = w, .wtype = wtype, .wrow = row_bytes(wtype, cols),
+                    .rows = rows, .cols = cols, .acc = acc};
+    uint8_t *wk = work;
+    int nth = seer_pool_size(pool);
+
+    if (is_quant(wtype) && n == 1) {
+        t.m.xqs = (const int8_t *)(wk + l.xqs);
+        t.m.xd = (const float *)(wk + l.xd);
+        t.m.xsum = (const int32_t *)(wk + l.xsum);
+        t.k->quantize_q8(x, cols, (int8_t *)(wk + l.xqs), (float *)(wk + l.xd), (int32_t *)(wk + l.xsum));
+    }
+    if (n >= 2 && t.k->pack_x) {
+        t.m.xp = (const float *)(wk + l.xp);
+        t.groups = (n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+        seer_pool_run(t.groups > 1 ? pool : NULL, task_pack, &t);
+    }
+
+    /* Chunks: about four per thread, so a late thread still finds work; a multiple of 16 rows
+     * so threads never write the same cache line of y, and of the GEMM's row block. */
+    int64_t unit = 16 * (int64_t)t.k->gemm_mr / gcd64(16, t.k->gemm_mr);
+    int64_t chunk = (rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
+    chunk = (chunk + unit - 1) / unit * unit;
+    t.chunk = chunk;
+    atomic_init(&t.next, 0);
+    seer_pool_run(chunk < rows ? pool : NULL, task_rows, &t);
+}
+
+void seer_matmul(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype, int64_t rows,
+                 int64_t cols, void *work) {
+    matmul_run(pool, y, x, n, w, wtype, rows, cols, work, 0);
+}
+
+void seer_matmul_acc(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
+                     int64_t rows, int64_t cols, void *work) {
+    matmul_run(pool, y, x, n, w, wtype, rows, cols, work, 1);
+}

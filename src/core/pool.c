@@ -1,0 +1,200 @@
+/* The thread pool: persistent workers that run one function per seer_pool_run call.
+ * Hand-off is a generation counter; workers spin on it for a short while (decode calls the
+ * pool ~50 times per token, microseconds apart) and then sleep on a condition variable so an
+ * idle pool costs no CPU. The caller waits for the others the same way. */
+#include "seer/ops.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define POOL_MAX_THREADS 1024
+/* How long a worker spins for the next task, and the caller for the others to finish, before
+ * sleeping: longer than the gap between two matmuls of a decode step, short enough that an idle
+ * pool goes quiet at once. */
+#define POOL_SPIN_SEC 100e-6
+
+typedef struct pool_worker {
+    seer_pool *pool;
+    int ith;
+} pool_worker;
+
+struct seer_pool {
+    int n;
+    pthread_t *threads;  /* [n - 1]; thread i + 1 of the pool */
+    pool_worker *args;   /* [n - 1] */
+    pthread_mutex_t mu;
+    pthread_cond_t wake; /* workers sleeping for the next generation */
+    pthread_cond_t done; /* the caller sleeping for pending to reach 0 */
+    /* The task; written by the caller before it publishes a new generation. */
+    seer_task_fn fn;
+    void *ctx;
+    int stop;
+    atomic_int busy; /* catches a task calling seer_pool_run on its own pool */
+    /* Separate cache lines: the caller writes gen, workers write pending. */
+    _Alignas(64) atomic_uint gen;
+    atomic_int sleepers;
+    _Alignas(64) atomic_int pending;
+    atomic_int caller_waiting;
+};
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Spins until *gen differs from seen or POOL_SPIN_SEC pass; returns the last value read. */
+static unsigned spin_for_gen(const atomic_uint *gen, unsigned seen) {
+    double until = 0;
+    for (unsigned i = 1;; i++) {
+        unsigned g = atomic_load_explicit(gen, memory_order_acquire);
+        if (g != seen) return g;
+        cpu_relax();
+        if ((i & 63) == 0) {
+            double now = seer_time_sec();
+            if (until == 0) until = now + POOL_SPIN_SEC;
+            else if (now > until) return g;
+        }
+    }
+}
+
+static void *pool_main(void *arg) {
+    pool_worker *wk = arg;
+    seer_pool *p = wk->pool;
+    unsigned seen = 0;
+    for (;;) {
+        unsigned g = spin_for_gen(&p->gen, seen);
+        if (g == seen) {
+            /* Sleep. sleepers is raised before gen is read again (both seq_cst) and the caller
+             * bumps gen before reading sleepers, so one of us sees the other: no lost wake-up. */
+            pthread_mutex_lock(&p->mu);
+            atomic_fetch_add(&p->sleepers, 1);
+            while ((g = atomic_load(&p->gen)) == seen) pthread_cond_wait(&p->wake, &p->mu);
+            atomic_fetch_sub(&p->sleepers, 1);
+            pthread_mutex_unlock(&p->mu);
+        }
+        seen = g;
+        if (p->stop) break;
+        p->fn(p->ctx, wk->ith, p->n);
+        /* The same pairing for the caller: pending drops before caller_waiting is read. */
+        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+    return NULL;
+}
+
+/* Publishes a new generation (fn, ctx and stop already written) and wakes sleepers. */
+static void pool_publish(seer_pool *p) {
+    atomic_store(&p->pending, p->n - 1);
+    atomic_fetch_add(&p->gen, 1);
+    if (atomic_load(&p->sleepers) > 0) {
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+    }
+}
+
+static void pool_wait(seer_pool *p) {
+    double until = 0;
+    for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
+        cpu_relax();
+        if ((i & 63) == 0) {
+            double now = seer_time_sec();
+            if (until == 0) {
+                until = now + POOL_SPIN_SEC;
+            } else if (now > until) {
+                atomic_store(&p->caller_waiting, 1);
+                pthread_mutex_lock(&p->mu);
+                while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done, &p->mu);
+                pthread_mutex_unlock(&p->mu);
+                atomic_store(&p->caller_waiting, 0);
+                break;
+            }
+        }
+    }
+}
+
+/* Stops and joins the first `started` workers. */
+static void pool_stop(seer_pool *p, int started) {
+    if (started > 0) {
+        p->stop = 1;
+        atomic_store(&p->pending, started); /* only the started ones will count down */
+        atomic_fetch_add(&p->gen, 1);
+        pthread_mutex_lock(&p->mu);
+        pthread_cond_broadcast(&p->wake);
+        pthread_mutex_unlock(&p->mu);
+        for (int i = 0; i < started; i++) pthread_join(p->threads[i], NULL);
+    }
+    pthread_cond_destroy(&p->done);
+    pthread_cond_destroy(&p->wake);
+    pthread_mutex_destroy(&p->mu);
+    free(p->args);
+    free(p->threads);
+    free(p);
+}
+
+seer_status seer_pool_init(int n_threads, seer_pool **out, seer_err *err) {
+    *out = NULL;
+    if (n_threads <= 0) n_threads = seer_n_cores();
+    if (n_threads > POOL_MAX_THREADS)
+        return seer_err_set(err, SEER_ERR_RANGE, "thread pool: %d threads requested, at most %d supported", n_threads,
+                            POOL_MAX_THREADS);
+    seer_pool *p = calloc(1, sizeof(*p));
+    if (!p) return seer_err_set(err, SEER_ERR_NOMEM, "thread pool: out of memory");
+    p->n = n_threads;
+    atomic_init(&p->gen, 0);
+    atomic_init(&p->sleepers, 0);
+    atomic_init(&p->pending, 0);
+    atomic_init(&p->caller_waiting, 0);
+    atomic_init(&p->busy, 0);
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->wake, NULL);
+    pthread_cond_init(&p->done, NULL);
+    int nw = n_threads - 1;
+    if (nw > 0) {
+        p->threads = calloc((size_t)nw, sizeof(*p->threads));
+        p->args = calloc((size_t)nw, sizeof(*p->args));
+        if (!p->threads || !p->args) {
+            pool_stop(p, 0);
+            return seer_err_set(err, SEER_ERR_NOMEM, "thread pool: out of memory for %d threads", n_threads);
+        }
+    }
+    for (int i = 0; i < nw; i++) {
+        p->args[i].pool = p;
+        p->args[i].ith = i + 1;
+        int rc = pthread_create(&p->threads[i], NULL, pool_main, &p->args[i]);
+        if (rc != 0) {
+            pool_stop(p, i);
+            return seer_err_set(err, rc == EAGAIN ? SEER_ERR_NOMEM : SEER_ERR_IO,
+                                "thread pool: cannot start thread %d of %d: %s", i + 1, n_threads, strerror(rc));
+        }
+    }
+    *out = p;
+    return SEER_OK;
+}
+
+void seer_pool_free(seer_pool *p) {
+    if (p) pool_stop(p, p->n - 1);
+}
+
+int seer_pool_size(const seer_pool *p) { return p ? p->n : 1; }
+
+void seer_pool_run(seer_pool *p, seer_task_fn fn, void *ctx) {
+    if (!p || p->n == 1) {
+        fn(ctx, 0, 1);
+        return;
+    }
+    SEER_ASSERT(atomic_exchange(&p->busy, 1) == 0); /* not reentrant */
+    p->fn = fn;
+    p->ctx = ctx;
+    pool_publish(p);
+    fn(ctx, 0, p->n);
+    pool_wait(p);
+    atomic_store(&p->busy, 0);
+}
