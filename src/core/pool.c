@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@
  * sleeping: longer than the gap between two matmuls of a decode step, short enough that an idle
  * pool goes quiet at once. */
 #define POOL_SPIN_SEC 100e-6
+/* Pause-spins before a spinning thread starts yielding (a pause is ~10-60 ns). */
+#define POOL_SPIN_YIELD 256
 
 typedef struct pool_worker {
     seer_pool *pool;
@@ -46,7 +49,9 @@ static inline void cpu_relax(void) {
 #endif
 }
 
-/* Spins until *gen differs from seen or POOL_SPIN_SEC pass; returns the last value read. */
+/* Spins until *gen differs from seen or POOL_SPIN_SEC pass; returns the last value read.
+ * After the first few microseconds the spin also yields, so on an oversubscribed machine the
+ * thread that has work gets the core. */
 static unsigned spin_for_gen(const atomic_uint *gen, unsigned seen) {
     double until = 0;
     for (unsigned i = 1;; i++) {
@@ -57,6 +62,7 @@ static unsigned spin_for_gen(const atomic_uint *gen, unsigned seen) {
             double now = seer_time_sec();
             if (until == 0) until = now + POOL_SPIN_SEC;
             else if (now > until) return g;
+            if (i >= POOL_SPIN_YIELD) sched_yield();
         }
     }
 }
@@ -106,6 +112,7 @@ static void pool_wait(seer_pool *p) {
         cpu_relax();
         if ((i & 63) == 0) {
             double now = seer_time_sec();
+            if (i >= POOL_SPIN_YIELD) sched_yield();
             if (until == 0) {
                 until = now + POOL_SPIN_SEC;
             } else if (now > until) {

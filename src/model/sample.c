@@ -48,12 +48,26 @@ static int32_t argmax(const float *x, int32_t n) {
     return best;
 }
 
-/* Sorts idx[0..n) by probs descending (ties by id, so results never depend on qsort). */
-static const float *sort_probs;
-static int cmp_desc(const void *a, const void *b) {
+/* Orders ids by probability descending (ties by id, so results never depend on qsort). */
+static int cmp_desc(const void *a, const void *b, void *ctx) {
+    const float *probs = ctx;
     int32_t i = *(const int32_t *)a, j = *(const int32_t *)b;
-    if (sort_probs[i] != sort_probs[j]) return sort_probs[i] > sort_probs[j] ? -1 : 1;
+    if (probs[i] != probs[j]) return probs[i] > probs[j] ? -1 : 1;
     return i < j ? -1 : (i > j);
+}
+
+/* Min-heap (worst candidate on top) over idx[0..n), in cmp_desc order. */
+static void sift_down(int32_t *h, int32_t n, int32_t i, const float *probs) {
+    for (;;) {
+        int32_t w = i, l = 2 * i + 1, r = l + 1;
+        if (l < n && cmp_desc(&h[l], &h[w], (void *)probs) > 0) w = l;
+        if (r < n && cmp_desc(&h[r], &h[w], (void *)probs) > 0) w = r;
+        if (w == i) return;
+        int32_t t = h[i];
+        h[i] = h[w];
+        h[w] = t;
+        i = w;
+    }
 }
 
 int32_t seer_sampler_sample(seer_sampler *s, const float *logits) {
@@ -69,10 +83,27 @@ int32_t seer_sampler_sample(seer_sampler *s, const float *logits) {
     int32_t keep = n;
     int truncate = (s->p.top_k > 0 && s->p.top_k < n) || s->p.top_p < 1.0f;
     if (truncate) {
-        for (int32_t i = 0; i < n; i++) s->idx[i] = i;
-        sort_probs = s->probs;
-        qsort(s->idx, (size_t)n, sizeof(int32_t), cmp_desc);
-        if (s->p.top_k > 0 && s->p.top_k < keep) keep = s->p.top_k;
+        /* Candidates: with top-p, a token below (1 - p) / (n - 1) can never be in the nucleus
+         * (as llama2.c argues), which usually leaves a few dozen to sort instead of n. */
+        float cutoff = s->p.top_p < 1.0f ? (1.0f - s->p.top_p) / (float)(n - 1) : 0.0f;
+        int32_t nc = 0;
+        for (int32_t i = 0; i < n; i++)
+            if (s->probs[i] >= cutoff) s->idx[nc++] = i;
+        if (nc == 0) return argmax(logits, n);
+        if (s->p.top_k > 0 && s->p.top_k < nc) {
+            /* keep the k best in a min-heap at the front of idx: O(n log k) */
+            int32_t k = s->p.top_k;
+            for (int32_t i = k / 2 - 1; i >= 0; i--) sift_down(s->idx, k, i, s->probs);
+            for (int32_t i = k; i < nc; i++) {
+                if (cmp_desc(&s->idx[i], &s->idx[0], s->probs) < 0) {
+                    s->idx[0] = s->idx[i];
+                    sift_down(s->idx, k, 0, s->probs);
+                }
+            }
+            nc = k;
+        }
+        qsort_r(s->idx, (size_t)nc, sizeof(int32_t), cmp_desc, s->probs);
+        keep = nc;
         if (s->p.top_p < 1.0f) {
             double cum = 0;
             for (int32_t i = 0; i < keep; i++) {

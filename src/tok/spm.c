@@ -2,7 +2,8 @@
  * UTF-8 character looked up as a piece (else its bytes as <0xAB> tokens), then the adjacent
  * pair whose concatenation is the highest-scoring piece is merged, leftmost on ties, until no
  * pair is a piece. A heap of candidate pairs keeps this O(n log n) instead of llama2.c's
- * rescan per merge. Pieces stored with "▁" (GGUF) are looked up with plain spaces. */
+ * rescan per merge, and the text is merged in stretches between places no piece can span.
+ * Pieces stored with "▁" (GGUF) are looked up with plain spaces. */
 #include "tok/tok_impl.h"
 
 #include <math.h>
@@ -138,11 +139,12 @@ static int spm_merge_stretch(spm_work *k, tok_ids *out) {
 static int spm_add(spm_work *k, const tok_sym *s, tok_ids *out) {
     if (k->n > 0 && !spm_may_join(k, s) && spm_merge_stretch(k, out) != 0) return -1;
     if (k->n == k->cap) {
-        int32_t cap = k->cap ? k->cap * 2 : 256;
-        tok_sym *ns = cap > k->cap ? realloc(k->sym, (size_t)cap * sizeof(*ns)) : NULL;
+        size_t cap = k->cap ? (size_t)k->cap * 2 : 256;
+        if (cap > INT32_MAX) cap = INT32_MAX;
+        tok_sym *ns = cap > (size_t)k->cap ? realloc(k->sym, cap * sizeof(*ns)) : NULL;
         if (!ns) return -1;
         k->sym = ns;
-        k->cap = cap;
+        k->cap = (int32_t)cap;
     }
     k->sym[k->n++] = *s;
     return 0;
