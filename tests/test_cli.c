@@ -115,6 +115,35 @@ int main(void) {
     CHECK(strstr(js, "\"arch\": \"llama\"") && strstr(js, "\"n_layers\": 5"));
     free(js);
 
+    /* a GPT-2 Hugging Face folder with GPT-2's real tokenizer: BOS <|endoftext|> by default */
+    char hf[1024];
+    snprintf(hf, sizeof(hf), "%s", test_tmp("cli_gpt2_hf"));
+    snprintf(args, sizeof(args),
+             "model random --arch gpt2 --dim 64 --layers 2 --heads 4 --hidden 256 --vocab 50257 --ctx 64 --to safetensors %s",
+             hf);
+    CHECK(run(args, o, e) == 0);
+    char cp[4096];
+    snprintf(cp, sizeof(cp), "cp %s/encoder.json %s/vocab.bpe %s/", test_data("models/gpt2-tokenizer"),
+             test_data("models/gpt2-tokenizer"), hf);
+    CHECK(system(cp) == 0);
+    snprintf(args, sizeof(args), "tokenize -z %s -p 'Hello world' --json", hf);
+    CHECK(run(args, o, e) == 0);
+    js = slurp(o, NULL);
+    CHECK_MSG(strstr(js, "{\"ids\": [50256, 15496, 995]") == js, "gpt2 tokenize: %s", js);
+    free(js);
+    snprintf(args, sizeof(args), "generate -m %s -p 'Hello world' -n 12 --temp 0", hf);
+    CHECK(run(args, o, e) == 0);
+    js = slurp(o, NULL);
+    CHECK_MSG(strncmp(js, "Hello world", 11) == 0, "gpt2 generate: %s", js);
+    free(js);
+    snprintf(args, sizeof(args), "generate -m %s -p 'Hello' -n 100", hf);
+    expect_error(args, "learned positions");
+    snprintf(args, sizeof(args), "info %s --json", hf);
+    CHECK(run(args, o, e) == 0);
+    js = slurp(o, NULL);
+    CHECK(strstr(js, "\"arch\": \"gpt2\"") && strstr(js, "\"tokenizer\": \"gpt2\""));
+    free(js);
+
     /* bad input: truncated model at each sixteenth of its length */
     char trunc[1024], gtrunc[1024];
     snprintf(trunc, sizeof(trunc), "%s", test_tmp("cli_trunc.bin"));
