@@ -15,6 +15,9 @@
  * columns (a multiple of 32, so quantized blocks never straddle chunks). */
 #define SEER_GEMM_NR 16
 #define SEER_GEMM_KC 1024
+/* Row stride of the converted weight rows: KC plus a cache line, so the rows a micro-kernel
+ * broadcasts from do not all fall in one L1 set (4 KB apart they would). */
+#define SEER_GEMM_LDW (SEER_GEMM_KC + 16)
 
 /* One matmul call as the kernels see it: y [n, rows] (+)= x [n, cols] · w [rows, cols]ᵀ. */
 typedef struct seer_mm {

@@ -391,7 +391,7 @@ static inline void micro_6x16(const float *wb, const float *xp, int64_t kc, __m2
         __m256 x0 = _mm256_load_ps(xp + k * SEER_GEMM_NR), x1 = _mm256_load_ps(xp + k * SEER_GEMM_NR + 8);
 #pragma GCC unroll 6
         for (int i = 0; i < MR; i++) {
-            __m256 b = _mm256_broadcast_ss(wb + i * SEER_GEMM_KC + k);
+            __m256 b = _mm256_broadcast_ss(wb + i * SEER_GEMM_LDW + k);
             c[i][0] = _mm256_fmadd_ps(b, x0, c[i][0]);
             c[i][1] = _mm256_fmadd_ps(b, x1, c[i][1]);
         }
@@ -402,14 +402,14 @@ static void gemm_avx2(const seer_mm *m, int64_t r0, int64_t r1) {
     const int64_t K = m->cols, groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
     void (*conv)(const void *, float *, int64_t) = seer_kernels_avx2.to_f32[m->wtype];
-    _Alignas(32) float wb[MR * SEER_GEMM_KC];
+    _Alignas(32) float wb[MR * SEER_GEMM_LDW];
     _Alignas(32) float tile[MR][SEER_GEMM_NR];
     for (int64_t rb = r0; rb < r1; rb += MR) {
         int nr = r1 - rb < MR ? (int)(r1 - rb) : MR;
         for (int64_t k0 = 0; k0 < K; k0 += SEER_GEMM_KC) {
             int64_t kc = K - k0 < SEER_GEMM_KC ? K - k0 : SEER_GEMM_KC;
-            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_KC, kc);
-            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_KC, 0, (size_t)kc * sizeof(float));
+            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
+            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
             int first = k0 == 0 && !m->acc;
             for (int64_t g = 0; g < groups; g++) {
                 __m256 c[MR][2];

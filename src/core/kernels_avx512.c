@@ -253,6 +253,14 @@ static inline void put_y(const seer_mm *m, int64_t r, float v) {
     else m->y[r] = v;
 }
 
+/* Decode streams each weight once, from DRAM, along four rows at a time; the hardware
+ * prefetcher loses the streams at every row start. So each access also prefetches the same
+ * bytes four rows on (rows are contiguous: the next group of four). */
+static inline void prefetch_next(const seer_mm *m, const void *p, size_t bytes) {
+    const char *q = (const char *)p + 4 * m->wrow;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(q + o, _MM_HINT_T0);
+}
+
 /* Float-ish weights: four rows at a time share each load of x; two accumulators per row hide
  * the FMA latency. LOAD(p) gives 16 floats from element pointer p, LOADM the masked tail. */
 #define GEMV_FLOAT(name, T, LOAD, LOADM)                                                                  \
@@ -268,6 +276,10 @@ static inline void put_y(const seer_mm *m, int64_t r, float v) {
             int64_t k = 0;                                                                                \
             for (; k + 32 <= K; k += 32) {                                                                \
                 __m512 x0 = _mm512_loadu_ps(x + k), x1 = _mm512_loadu_ps(x + k + 16);                     \
+                prefetch_next(m, w0 + k, sizeof(T) * 32);                                                 \
+                prefetch_next(m, w1 + k, sizeof(T) * 32);                                                 \
+                prefetch_next(m, w2 + k, sizeof(T) * 32);                                                 \
+                prefetch_next(m, w3 + k, sizeof(T) * 32);                                                 \
                 a0 = _mm512_fmadd_ps(LOAD(w0 + k), x0, a0);                                               \
                 a1 = _mm512_fmadd_ps(LOAD(w1 + k), x0, a1);                                               \
                 a2 = _mm512_fmadd_ps(LOAD(w2 + k), x0, a2);                                               \
@@ -328,77 +340,176 @@ static inline float hsum256(__m256 v) {
 
 /* Quantized weights against q8_0 x. vpdpbusd multiplies unsigned by signed bytes, so the
  * weights are made unsigned (q8_0: w + 128, by flipping the sign bit; q4_0: the raw nibble,
- * w + 8) and the offset is taken back out with the block sum of x, which seeds the
- * accumulator: Σ (w + c) x - c Σ x = Σ w x. Four rows share each block of x. */
-#define GEMV_QUANT(name, BLOCK, UNPACK, OFFSET)                                                           \
-    static void name(const seer_mm *m, int64_t r0, int64_t r1) {                                          \
-        const int64_t nb = m->cols / SEER_QK;                                                             \
-        int64_t r = r0;                                                                                   \
-        for (; r + 4 <= r1; r += 4) {                                                                     \
-            const BLOCK *w0 = (const BLOCK *)wrow(m, r), *w1 = (const BLOCK *)wrow(m, r + 1);             \
-            const BLOCK *w2 = (const BLOCK *)wrow(m, r + 2), *w3 = (const BLOCK *)wrow(m, r + 3);         \
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                   \
-            for (int64_t b = 0; b < nb; b++) {                                                            \
-                __m256i xq = _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK));                 \
-                __m256i c = _mm256_setr_epi32(-(OFFSET)*m->xsum[b], 0, 0, 0, 0, 0, 0, 0);                 \
-                __m256 dx = _mm256_set1_ps(m->xd[b]);                                                     \
-                __m256i d0 = _mm256_dpbusd_epi32(c, UNPACK(w0 + b), xq);                                  \
-                __m256i d1 = _mm256_dpbusd_epi32(c, UNPACK(w1 + b), xq);                                  \
-                __m256i d2 = _mm256_dpbusd_epi32(c, UNPACK(w2 + b), xq);                                  \
-                __m256i d3 = _mm256_dpbusd_epi32(c, UNPACK(w3 + b), xq);                                  \
-                a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w0[b].d))), a0); \
-                a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d1), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w1[b].d))), a1); \
-                a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d2), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w2[b].d))), a2); \
-                a3 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d3), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w3[b].d))), a3); \
-            }                                                                                             \
-            put_y(m, r, hsum256(a0));                                                                     \
-            put_y(m, r + 1, hsum256(a1));                                                                 \
-            put_y(m, r + 2, hsum256(a2));                                                                 \
-            put_y(m, r + 3, hsum256(a3));                                                                 \
-        }                                                                                                 \
-        for (; r < r1; r++) {                                                                             \
-            const BLOCK *w0 = (const BLOCK *)wrow(m, r);                                                  \
-            __m256 a0 = _mm256_setzero_ps();                                                              \
-            for (int64_t b = 0; b < nb; b++) {                                                            \
-                __m256i xq = _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK));                 \
-                __m256i c = _mm256_setr_epi32(-(OFFSET)*m->xsum[b], 0, 0, 0, 0, 0, 0, 0);                 \
-                __m256i d0 = _mm256_dpbusd_epi32(c, UNPACK(w0 + b), xq);                                  \
-                a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d0), _mm256_set1_ps(m->xd[b] * _cvtsh_ss(w0[b].d)), a0); \
-            }                                                                                             \
-            put_y(m, r, hsum256(a0));                                                                     \
-        }                                                                                                 \
-    }
+ * w + 8) and the offset is taken back out with the block sums of x: Σ (w + c) x - c Σ x.
+ *
+ * Each block needs its own scale, so the naive loop spends most of its work turning one fp16
+ * scale per block into a broadcast vector. Instead, 16 blocks go at a time: one vpdpbusd per
+ * two blocks, the 16 integer block sums reduced into one vector (in the lane order
+ * reduce_blocks16 gives), and the scales of all 16 applied with vector ops, the weight scales
+ * fetched by one gather. One row at a time: consecutive rows form one stream, which the
+ * hardware prefetcher follows. Leftover blocks (cols % 512) go one by one. */
 
-static inline __m256i unpack_q8_0(const seer_block_q8_0 *b) {
+/* z[k] lanes 0-7 hold partial sums of block 2k, lanes 8-15 of block 2k + 1. Returns the 16
+ * block totals, lane i holding block blocks16_order[i]. */
+static inline __m512i reduce_blocks16(const __m512i z[8]) {
+    __m512i s[4];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; i++)
+        s[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]),
+                                _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]));
+    /* lane quads: [z0 quad q, z1 quad q, z2 quad q, z3 quad q] for quad q = 0..3 */
+    __m512i t0 = _mm512_add_epi32(_mm512_unpacklo_epi64(s[0], s[1]), _mm512_unpackhi_epi64(s[0], s[1]));
+    __m512i t1 = _mm512_add_epi32(_mm512_unpacklo_epi64(s[2], s[3]), _mm512_unpackhi_epi64(s[2], s[3]));
+    return _mm512_add_epi32(_mm512_shuffle_i32x4(t0, t1, 0x88), _mm512_shuffle_i32x4(t0, t1, 0xdd));
+}
+
+static const int32_t blocks16_order[16] = {0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15};
+
+/* The same for 8 blocks (z[0..3]): block totals in lanes 0-7 in the order 0,2,4,6,1,3,5,7 (the
+ * first half of blocks16_order). */
+static inline __m256i reduce_blocks8(const __m512i z[4]) {
+    __m512i s0 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[0], z[1]), _mm512_unpackhi_epi32(z[0], z[1]));
+    __m512i s1 = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2], z[3]), _mm512_unpackhi_epi32(z[2], z[3]));
+    __m512i t = _mm512_add_epi32(_mm512_unpacklo_epi64(s0, s1), _mm512_unpackhi_epi64(s0, s1));
+    t = _mm512_add_epi32(_mm512_shuffle_i32x4(t, t, 0x88), _mm512_shuffle_i32x4(t, t, 0xdd));
+    return _mm512_castsi512_si256(t);
+}
+
+/* Two q8_0 blocks as unsigned bytes (w + 128). */
+static inline __m512i pair_q8_0(const seer_block_q8_0 *b) {
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)b[0].qs)),
+                                   _mm256_loadu_si256((const __m256i *)b[1].qs), 1);
+    return _mm512_xor_si512(v, _mm512_set1_epi8((char)0x80));
+}
+
+/* Two q4_0 blocks as nibbles in element order: low nibbles are elements 0-15, high 16-31. */
+static inline __m512i pair_q4_0(const seer_block_q4_0 *b) {
+    __m512i v = _mm512_inserti64x4(
+        _mm512_castsi256_si512(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[0].qs))),
+        _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b[1].qs)), 1);
+    return _mm512_and_si512(_mm512_srlv_epi64(v, _mm512_setr_epi64(0, 0, 4, 4, 0, 0, 4, 4)), _mm512_set1_epi8(0x0f));
+}
+
+/* One block as unsigned bytes, for the leftovers. */
+static inline __m256i one_q8_0(const seer_block_q8_0 *b) {
     return _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)b->qs), _mm256_set1_epi8((char)0x80));
 }
 
-/* Bytes 0-15 keep the low nibbles (elements 0-15), bytes 16-31 the high ones (16-31). */
-static inline __m256i unpack_q4_0(const seer_block_q4_0 *b) {
+static inline __m256i one_q4_0(const seer_block_q4_0 *b) {
     __m256i v = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)b->qs));
     return _mm256_and_si256(_mm256_srlv_epi64(v, _mm256_setr_epi64x(0, 0, 4, 4)), _mm256_set1_epi8(0x0f));
 }
 
-GEMV_QUANT(gemv_q8_0_avx512, seer_block_q8_0, unpack_q8_0, 128)
-GEMV_QUANT(gemv_q4_0_avx512, seer_block_q4_0, unpack_q4_0, 8)
+/* Fetching the 16 fp16 weight scales of a group (one per block, sizeof(block) apart): a gather
+ * is slow, so the group's bytes are loaded in 128-byte windows and vpermt2w picks the scale
+ * words out of each, in reduce_blocks16's lane order. Loads past the group's bytes are masked
+ * off, so nothing is read past the end of the weights. */
+typedef struct scale_picker {
+    __m512i idx[4];    /* word index inside the window, per lane */
+    __mmask32 take[4]; /* lanes whose scale lies in window i */
+} scale_picker;
+
+static void scale_picker_init(scale_picker *sp, int block_words) {
+    _Alignas(64) uint16_t idx[4][32];
+    memset(idx, 0, sizeof(idx));
+    memset(sp, 0, sizeof(*sp));
+    for (int i = 0; i < 16; i++) {
+        int wi = blocks16_order[i] * block_words;
+        idx[wi / 64][i] = (uint16_t)(wi % 64);
+        sp->take[wi / 64] |= 1u << i;
+    }
+    for (int win = 0; win < 4; win++) sp->idx[win] = _mm512_load_si512(idx[win]);
+}
+
+/* block_words and nblocks (16, or 8 for the first 8 lanes) are constants at every call, so the
+ * window loop and its masks fold away. */
+static inline __attribute__((always_inline)) __m512i scale_pick(const scale_picker *sp, const void *group,
+                                                                const int block_words, const int nblocks) {
+    const uint16_t *p = group;
+    const int group_words = nblocks * block_words, windows = (nblocks - 1) * block_words / 64 + 1;
+    __m512i d = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int win = 0; win < windows; win++) {
+        int n0 = group_words - win * 64, n1 = n0 - 32;
+        __m512i a = n0 >= 32 ? _mm512_loadu_si512(p + win * 64)
+                             : _mm512_maskz_loadu_epi16((__mmask32)((1u << n0) - 1), p + win * 64);
+        __m512i b = n1 >= 32  ? _mm512_loadu_si512(p + win * 64 + 32)
+                    : n1 > 0 ? _mm512_maskz_loadu_epi16((__mmask32)((1u << n1) - 1), p + win * 64 + 32)
+                             : _mm512_setzero_si512();
+        d = _mm512_mask_mov_epi16(d, sp->take[win], _mm512_permutex2var_epi16(a, sp->idx[win], b));
+    }
+    return d; /* the nblocks scales as fp16 in the low word lanes */
+}
+
+#define GEMV_QUANT(name, BLOCK, PAIR, ONE, OFFSET_SHIFT)                                                  \
+    static void name(const seer_mm *m, int64_t r0, int64_t r1) {                                          \
+        const int64_t nb = m->cols / SEER_QK, nb16 = nb & ~(int64_t)15;                                   \
+        const int has8 = (nb & 8) != 0;                                                                   \
+        const __m512i order = _mm512_loadu_si512(blocks16_order);                                          \
+        scale_picker sp;                                                                                  \
+        scale_picker_init(&sp, (int)sizeof(BLOCK) / 2);                                                   \
+        for (int64_t r = r0; r < r1; r++) {                                                               \
+            const BLOCK *w = (const BLOCK *)wrow(m, r);                                                   \
+            __m512 acc = _mm512_setzero_ps();                                                             \
+            for (int64_t b0 = 0; b0 < nb16; b0 += 16) {                                                   \
+                __m512i z[8];                                                                             \
+                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                       \
+                    z[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), PAIR(w + b0 + 2 * k),              \
+                                               _mm512_loadu_si512(m->xqs + (b0 + 2 * k) * SEER_QK));      \
+                __m512i xs = _mm512_permutexvar_epi32(order, _mm512_loadu_si512(m->xsum + b0));           \
+                __m512i isum = _mm512_sub_epi32(reduce_blocks16(z), _mm512_slli_epi32(xs, OFFSET_SHIFT)); \
+                __m512 dx = _mm512_permutexvar_ps(order, _mm512_loadu_ps(m->xd + b0));                    \
+                __m512 dw = _mm512_cvtph_ps(_mm512_castsi512_si256(scale_pick(&sp, w + b0, (int)sizeof(BLOCK) / 2, 16))); \
+                acc = _mm512_fmadd_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(isum), dx), dw, acc);              \
+            }                                                                                             \
+            __m256 a1 = _mm256_setzero_ps();                                                              \
+            int64_t b = nb16;                                                                             \
+            if (has8) {                                                                                   \
+                __m512i z[4];                                                                             \
+                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                       \
+                    z[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), PAIR(w + b + 2 * k),               \
+                                               _mm512_loadu_si512(m->xqs + (b + 2 * k) * SEER_QK));       \
+                __m256i o8 = _mm512_castsi512_si256(order);                                               \
+                __m256i xs = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(m->xsum + b)), o8); \
+                __m256i isum = _mm256_sub_epi32(reduce_blocks8(z), _mm256_slli_epi32(xs, OFFSET_SHIFT));  \
+                __m256 dx = _mm256_permutevar8x32_ps(_mm256_loadu_ps(m->xd + b), o8);                     \
+                __m256 dw = _mm256_cvtph_ps(_mm512_castsi512_si128(scale_pick(&sp, w + b, (int)sizeof(BLOCK) / 2, 8))); \
+                a1 = _mm256_mul_ps(_mm256_mul_ps(_mm256_cvtepi32_ps(isum), dx), dw);                      \
+                b += 8;                                                                                   \
+            }                                                                                             \
+            for (; b < nb; b++) {                                                                         \
+                __m256i c = _mm256_setr_epi32(-(m->xsum[b] << OFFSET_SHIFT), 0, 0, 0, 0, 0, 0, 0);        \
+                __m256i d = _mm256_dpbusd_epi32(c, ONE(w + b),                                            \
+                                                _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK))); \
+                a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(m->xd[b] * _cvtsh_ss(w[b].d)), a1); \
+            }                                                                                             \
+            put_y(m, r, _mm512_reduce_add_ps(acc) + hsum256(a1));                                         \
+        }                                                                                                 \
+    }
+
+GEMV_QUANT(gemv_q8_0_avx512, seer_block_q8_0, pair_q8_0, one_q8_0, 7)
+GEMV_QUANT(gemv_q4_0_avx512, seer_block_q4_0, pair_q4_0, one_q4_0, 3)
 
 /* ---- prefill: GEMM ------------------------------------------------------------------------ */
 
 #define MR 12 /* weight rows per micro-kernel; 12 x 2 accumulators + 2 x loads fit in 32 zmm */
 
 /* 16x16 transpose of r[0..15] in place. */
-static inline void transpose16(__m512 r[16]) {
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 t[16], u[16];
+#pragma GCC unroll 8
     for (int i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
+#pragma GCC unroll 4
     for (int a = 0; a < 4; a++) { /* rows 4a..4a+3: u[4a + s] holds column s of each lane */
         u[4 * a] = _mm512_shuffle_ps(t[4 * a], t[4 * a + 2], 0x44);
         u[4 * a + 1] = _mm512_shuffle_ps(t[4 * a], t[4 * a + 2], 0xee);
         u[4 * a + 2] = _mm512_shuffle_ps(t[4 * a + 1], t[4 * a + 3], 0x44);
         u[4 * a + 3] = _mm512_shuffle_ps(t[4 * a + 1], t[4 * a + 3], 0xee);
     }
+#pragma GCC unroll 4
     for (int s = 0; s < 4; s++) {
         __m512 e01 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88), o01 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
         __m512 e23 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88), o23 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
@@ -432,7 +543,7 @@ static inline void micro_12x32(const float *wb, const float *xp0, const float *x
         __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR), x1 = _mm512_load_ps(xp1 + k * SEER_GEMM_NR);
 #pragma GCC unroll 12
         for (int i = 0; i < MR; i++) {
-            __m512 b = _mm512_set1_ps(wb[i * SEER_GEMM_KC + k]);
+            __m512 b = _mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]);
             c[i][0] = _mm512_fmadd_ps(b, x0, c[i][0]);
             c[i][1] = _mm512_fmadd_ps(b, x1, c[i][1]);
         }
@@ -444,7 +555,7 @@ static inline void micro_12x16(const float *wb, const float *xp0, int64_t kc, __
     for (int64_t k = 0; k < kc; k++) {
         __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR);
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * SEER_GEMM_KC + k]), x0, c[i]);
+        for (int i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]), x0, c[i]);
     }
 }
 
@@ -466,13 +577,13 @@ static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
     const int64_t K = m->cols, groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
     void (*conv)(const void *, float *, int64_t) = seer_kernels_avx512.to_f32[m->wtype];
-    _Alignas(64) float wb[MR * SEER_GEMM_KC];
+    _Alignas(64) float wb[MR * SEER_GEMM_LDW];
     for (int64_t rb = r0; rb < r1; rb += MR) {
         int nr = r1 - rb < MR ? (int)(r1 - rb) : MR;
         for (int64_t k0 = 0; k0 < K; k0 += SEER_GEMM_KC) {
             int64_t kc = K - k0 < SEER_GEMM_KC ? K - k0 : SEER_GEMM_KC;
-            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_KC, kc);
-            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_KC, 0, (size_t)kc * sizeof(float));
+            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
+            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
             int first = k0 == 0 && !m->acc;
             for (int64_t g = 0; g < groups; g += 2) {
                 const float *xp0 = m->xp + (g * K + k0) * SEER_GEMM_NR;

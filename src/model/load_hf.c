@@ -179,79 +179,28 @@ static seer_status add_transposed(seer_model *m, const char *name, const seer_te
     return model_add_tensor(m, name, SEER_DTYPE_F32, 2, shape, p, 1, err);
 }
 
-static int starts(const char *s, const char *pre, const char **rest) {
-    size_t n = strlen(pre);
-    if (strncmp(s, pre, n) != 0) return 0;
-    *rest = s + n;
-    return 1;
-}
-
-static seer_status map_llama(seer_model *m, const seer_tensor *t, seer_err *err) {
-    const char *n = t->name, *r;
-    char out[128];
-    if (starts(n, "model.", &r)) n = r;
-    if (!strcmp(n, "embed_tokens.weight")) return add_as_is(m, "token_embd.weight", t, err);
-    if (!strcmp(n, "norm.weight")) return add_as_is(m, "output_norm.weight", t, err);
-    if (!strcmp(n, "lm_head.weight")) return m->cfg.tied_embeddings ? SEER_OK : add_as_is(m, "output.weight", t, err);
-    int layer, used = 0;
-    if (sscanf(n, "layers.%d.%n", &layer, &used) == 1 && used > 0 && layer >= 0 && layer < m->cfg.n_layers) {
-        const char *s = n + used;
-        static const struct {
-            const char *hf, *gguf;
-            int permute;
-        } map[] = {
-            {"input_layernorm.weight", "attn_norm.weight", 0}, {"self_attn.q_proj.weight", "attn_q.weight", 1},
-            {"self_attn.k_proj.weight", "attn_k.weight", 2},   {"self_attn.v_proj.weight", "attn_v.weight", 0},
-            {"self_attn.o_proj.weight", "attn_output.weight", 0}, {"post_attention_layernorm.weight", "ffn_norm.weight", 0},
-            {"mlp.gate_proj.weight", "ffn_gate.weight", 0},    {"mlp.up_proj.weight", "ffn_up.weight", 0},
-            {"mlp.down_proj.weight", "ffn_down.weight", 0},
-        };
-        if (!strcmp(s, "self_attn.rotary_emb.inv_freq")) return SEER_OK; /* a buffer, recomputed */
-        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-            if (strcmp(s, map[i].hf)) continue;
-            snprintf(out, sizeof(out), "blk.%d.%s", layer, map[i].gguf);
-            if (map[i].permute) return add_permuted(m, out, t, map[i].permute == 1 ? m->cfg.n_heads : m->cfg.n_kv_heads, err);
-            return add_as_is(m, out, t, err);
-        }
+/* One checkpoint tensor into the registry under its llama.cpp name, transformed as needed. */
+static seer_status map_tensor(seer_model *m, const seer_tensor *t, seer_err *err) {
+    char name[160];
+    hf_op op;
+    int r = hf_name_to_gguf(m->cfg.arch, t->name, m->cfg.n_layers, name, sizeof(name), &op);
+    if (r == 0) return SEER_OK;
+    if (r < 0)
+        return seer_err_set(err, SEER_ERR_FORMAT, "safetensors: unexpected tensor '%s' for a %s model", t->name,
+                            seer_arch_name(m->cfg.arch));
+    if (!strcmp(name, "output.weight") && m->cfg.tied_embeddings) return SEER_OK;
+    switch (op) {
+    case HF_PERMUTE_Q: return add_permuted(m, name, t, m->cfg.n_heads, err);
+    case HF_PERMUTE_K: return add_permuted(m, name, t, m->cfg.n_kv_heads, err);
+    case HF_CONV1D: return add_transposed(m, name, t, err);
+    default: break;
     }
-    return seer_err_set(err, SEER_ERR_FORMAT, "safetensors: unexpected tensor '%s' for a llama model", t->name);
-}
-
-static seer_status map_gpt2(seer_model *m, const seer_tensor *t, seer_err *err) {
-    const char *n = t->name, *r;
-    char out[128];
-    if (starts(n, "transformer.", &r)) n = r;
-    if (!strcmp(n, "wte.weight")) return add_as_is(m, "token_embd.weight", t, err);
-    if (!strcmp(n, "wpe.weight")) {
-        if (t->type == SEER_DTYPE_F32) return add_as_is(m, "position_embd.weight", t, err);
+    /* learned positions are read as f32 rows */
+    if (!strcmp(name, "position_embd.weight") && t->type != SEER_DTYPE_F32) {
         float *p = to_f32(t, err);
-        return p ? model_add_tensor(m, "position_embd.weight", SEER_DTYPE_F32, 2, t->shape, p, 1, err) : err->code;
+        return p ? model_add_tensor(m, name, SEER_DTYPE_F32, 2, t->shape, p, 1, err) : err->code;
     }
-    if (!strcmp(n, "ln_f.weight")) return add_as_is(m, "output_norm.weight", t, err);
-    if (!strcmp(n, "ln_f.bias")) return add_as_is(m, "output_norm.bias", t, err);
-    if (!strcmp(t->name, "lm_head.weight")) return SEER_OK; /* tied to wte */
-    int layer, used = 0;
-    if (sscanf(n, "h.%d.%n", &layer, &used) == 1 && used > 0 && layer >= 0 && layer < m->cfg.n_layers) {
-        const char *s = n + used;
-        static const struct {
-            const char *hf, *gguf;
-            int transpose;
-        } map[] = {
-            {"ln_1.weight", "attn_norm.weight", 0},     {"ln_1.bias", "attn_norm.bias", 0},
-            {"attn.c_attn.weight", "attn_qkv.weight", 1}, {"attn.c_attn.bias", "attn_qkv.bias", 0},
-            {"attn.c_proj.weight", "attn_output.weight", 1}, {"attn.c_proj.bias", "attn_output.bias", 0},
-            {"ln_2.weight", "ffn_norm.weight", 0},      {"ln_2.bias", "ffn_norm.bias", 0},
-            {"mlp.c_fc.weight", "ffn_up.weight", 1},    {"mlp.c_fc.bias", "ffn_up.bias", 0},
-            {"mlp.c_proj.weight", "ffn_down.weight", 1}, {"mlp.c_proj.bias", "ffn_down.bias", 0},
-        };
-        if (!strcmp(s, "attn.bias") || !strcmp(s, "attn.masked_bias")) return SEER_OK; /* causal-mask buffers */
-        for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
-            if (strcmp(s, map[i].hf)) continue;
-            snprintf(out, sizeof(out), "blk.%d.%s", layer, map[i].gguf);
-            return map[i].transpose ? add_transposed(m, out, t, err) : add_as_is(m, out, t, err);
-        }
-    }
-    return seer_err_set(err, SEER_ERR_FORMAT, "safetensors: unexpected tensor '%s' for a gpt2 model", t->name);
+    return add_as_is(m, name, t, err);
 }
 
 seer_status model_load_hf(seer_model *m, const char *path, seer_err *err) {
@@ -278,7 +227,7 @@ seer_status model_load_hf(seer_model *m, const char *path, seer_err *err) {
     if ((st = seer_st_set_open(seer_path_is_dir(path) ? dir : path, &m->st, err))) goto out;
     for (int64_t i = 0; i < seer_st_set_n_tensors(m->st) && !st; i++) {
         const seer_tensor *t = seer_st_set_tensor(m->st, i);
-        st = m->cfg.arch == SEER_ARCH_LLAMA ? map_llama(m, t, err) : map_gpt2(m, t, err);
+        st = map_tensor(m, t, err);
     }
     if (st) goto out;
     if (m->cfg.arch == SEER_ARCH_LLAMA && !m->cfg.tied_embeddings && !seer_model_find_tensor(m, "output.weight"))

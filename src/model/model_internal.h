@@ -53,6 +53,18 @@ seer_status model_load_llama2c(seer_model *m, const char *path, seer_err *err);
 seer_status model_load_gguf(seer_model *m, const char *path, seer_err *err);
 seer_status model_load_hf(seer_model *m, const char *path, seer_err *err);
 
+/* Hugging Face names (hf_names.c). */
+typedef enum hf_op {
+    HF_AS_IS = 0,
+    HF_PERMUTE_Q, /* rotate-half <-> interleaved rows, n_heads heads */
+    HF_PERMUTE_K, /* the same over n_kv_heads */
+    HF_CONV1D,    /* [in, out] <-> [out, in] */
+} hf_op;
+/* HF name -> llama.cpp name: 1 mapped, 0 a buffer to ignore, -1 unknown. */
+int hf_name_to_gguf(seer_arch a, const char *hf, int n_layers, char *buf, size_t cap, hf_op *op);
+/* llama.cpp name -> HF name: 1 mapped, -1 unknown. */
+int hf_name_from_gguf(seer_arch a, const char *gguf, char *buf, size_t cap, hf_op *op);
+
 /* ---- context ---- */
 
 struct seer_ctx {

@@ -176,96 +176,38 @@ static seer_status save_hf(const seer_model *m, const char *dir, seer_dtype type
             break;
         }
         char name[160];
-        int layer = -1, used = 0;
-        const char *rest = "";
-        if (sscanf(t->name, "blk.%d.%n", &layer, &used) == 1 && used > 0) rest = t->name + used;
-        int64_t shape[2] = {t->shape[0], t->n_dims > 1 ? t->shape[1] : 0};
-        size_t row = 0;
-        if (t->n_dims == 2) seer_dtype_row_bytes(to, t->shape[1], &row, NULL);
-        if (c->arch == SEER_ARCH_LLAMA) {
-            static const struct {
-                const char *gguf, *hf;
-                int permute;
-            } map[] = {
-                {"attn_norm.weight", "input_layernorm.weight", 0}, {"attn_q.weight", "self_attn.q_proj.weight", 1},
-                {"attn_k.weight", "self_attn.k_proj.weight", 2},   {"attn_v.weight", "self_attn.v_proj.weight", 0},
-                {"attn_output.weight", "self_attn.o_proj.weight", 0}, {"ffn_norm.weight", "post_attention_layernorm.weight", 0},
-                {"ffn_gate.weight", "mlp.gate_proj.weight", 0},    {"ffn_up.weight", "mlp.up_proj.weight", 0},
-                {"ffn_down.weight", "mlp.down_proj.weight", 0},
-            };
-            if (!strcmp(t->name, "token_embd.weight")) snprintf(name, sizeof(name), "model.embed_tokens.weight");
-            else if (!strcmp(t->name, "output_norm.weight")) snprintf(name, sizeof(name), "model.norm.weight");
-            else if (!strcmp(t->name, "output.weight")) snprintf(name, sizeof(name), "lm_head.weight");
-            else {
-                size_t k = 0;
-                for (; k < sizeof(map) / sizeof(map[0]); k++)
-                    if (layer >= 0 && !strcmp(rest, map[k].gguf)) break;
-                if (k == sizeof(map) / sizeof(map[0])) {
-                    st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "save: no Hugging Face name for tensor '%s'", t->name);
-                    break;
-                }
-                snprintf(name, sizeof(name), "model.layers.%d.%s", layer, map[k].hf);
-                if (map[k].permute) {
-                    d = scratch_keep(&s, unpermute(d, t->shape[0], row, map[k].permute == 1 ? c->n_heads : c->n_kv_heads));
-                    if (!d) {
-                        st = seer_err_set(err, SEER_ERR_NOMEM, "save: out of memory");
-                        break;
-                    }
-                }
-            }
-            seer_st_writer_add(w, name, to, t->n_dims, t->shape, d);
-        } else {
-            static const struct {
-                const char *gguf, *hf;
-            } map[] = {
-                {"attn_norm.weight", "ln_1.weight"},       {"attn_norm.bias", "ln_1.bias"},
-                {"attn_qkv.weight", "attn.c_attn.weight"}, {"attn_qkv.bias", "attn.c_attn.bias"},
-                {"attn_output.weight", "attn.c_proj.weight"}, {"attn_output.bias", "attn.c_proj.bias"},
-                {"ffn_norm.weight", "ln_2.weight"},        {"ffn_norm.bias", "ln_2.bias"},
-                {"ffn_up.weight", "mlp.c_fc.weight"},      {"ffn_up.bias", "mlp.c_fc.bias"},
-                {"ffn_down.weight", "mlp.c_proj.weight"},  {"ffn_down.bias", "mlp.c_proj.bias"},
-            };
-            if (!strcmp(t->name, "token_embd.weight")) snprintf(name, sizeof(name), "wte.weight");
-            else if (!strcmp(t->name, "position_embd.weight")) snprintf(name, sizeof(name), "wpe.weight");
-            else if (!strcmp(t->name, "output_norm.weight")) snprintf(name, sizeof(name), "ln_f.weight");
-            else if (!strcmp(t->name, "output_norm.bias")) snprintf(name, sizeof(name), "ln_f.bias");
-            else {
-                size_t k = 0;
-                for (; k < sizeof(map) / sizeof(map[0]); k++)
-                    if (layer >= 0 && !strcmp(rest, map[k].gguf)) break;
-                if (k == sizeof(map) / sizeof(map[0])) {
-                    st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "save: no Hugging Face name for tensor '%s'", t->name);
-                    break;
-                }
-                snprintf(name, sizeof(name), "h.%d.%s", layer, map[k].hf);
-                if (t->n_dims == 2) {
-                    /* Conv1D stores [in, out]: transpose, in f32 then back to `to` */
-                    const float *f = as_type(t, SEER_DTYPE_F32, &s, err);
-                    float *tr = scratch_keep(&s, seer_alloc_aligned((size_t)(t->shape[0] * t->shape[1]), sizeof(float)));
-                    if (!f || !tr) {
-                        st = seer_err_set(err, SEER_ERR_NOMEM, "save: out of memory");
-                        break;
-                    }
-                    for (int64_t o = 0; o < t->shape[0]; o++)
-                        for (int64_t in = 0; in < t->shape[1]; in++) tr[in * t->shape[0] + o] = f[o * t->shape[1] + in];
-                    seer_tensor tt = *t;
-                    tt.type = SEER_DTYPE_F32;
-                    tt.data = tr;
-                    tt.shape[0] = t->shape[1];
-                    tt.shape[1] = t->shape[0];
-                    d = as_type(&tt, to, &s, err);
-                    if (!d) {
-                        st = err->code;
-                        break;
-                    }
-                    shape[0] = tt.shape[0];
-                    shape[1] = tt.shape[1];
-                    seer_st_writer_add(w, name, to, 2, shape, d);
-                    continue;
-                }
-            }
-            seer_st_writer_add(w, name, to, t->n_dims, t->shape, d);
+        hf_op op;
+        if (hf_name_from_gguf(c->arch, t->name, name, sizeof(name), &op) < 0) {
+            st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "save: no Hugging Face name for tensor '%s'", t->name);
+            break;
         }
+        int64_t shape[2] = {t->shape[0], t->n_dims > 1 ? t->shape[1] : 0};
+        if (op == HF_PERMUTE_Q || op == HF_PERMUTE_K) {
+            size_t row;
+            seer_dtype_row_bytes(to, t->shape[1], &row, NULL);
+            d = scratch_keep(&s, unpermute(d, t->shape[0], row, op == HF_PERMUTE_Q ? c->n_heads : c->n_kv_heads));
+        } else if (op == HF_CONV1D) {
+            /* Conv1D stores [in, out]: transpose in f32, then back to `to` */
+            const float *f = as_type(t, SEER_DTYPE_F32, &s, err);
+            float *tr = f ? scratch_keep(&s, seer_alloc_aligned((size_t)(t->shape[0] * t->shape[1]), sizeof(float))) : NULL;
+            if (tr) {
+                for (int64_t o = 0; o < t->shape[0]; o++)
+                    for (int64_t in = 0; in < t->shape[1]; in++) tr[in * t->shape[0] + o] = f[o * t->shape[1] + in];
+                seer_tensor tt = *t;
+                tt.type = SEER_DTYPE_F32;
+                tt.data = tr;
+                tt.shape[0] = shape[0] = t->shape[1];
+                tt.shape[1] = shape[1] = t->shape[0];
+                d = as_type(&tt, to, &s, err);
+            } else {
+                d = NULL;
+            }
+        }
+        if (!d) {
+            st = err->code ? err->code : seer_err_set(err, SEER_ERR_NOMEM, "save: out of memory");
+            break;
+        }
+        seer_st_writer_add(w, name, to, t->n_dims, shape, d);
     }
     if (!st) st = write_hf_config(m, dir, err);
     if (!st) {
@@ -344,6 +286,9 @@ out:
 }
 
 seer_status seer_model_save(const seer_model *m, seer_format fmt, const char *path, seer_dtype type, seer_err *err) {
+    seer_err local;
+    if (!err) err = &local;
+    err->code = SEER_OK; /* the writers read err->code to tell "failed with a message" apart */
     switch (fmt) {
     case SEER_FORMAT_GGUF: return save_gguf(m, path, type, err);
     case SEER_FORMAT_SAFETENSORS: return save_hf(m, path, type, err);
