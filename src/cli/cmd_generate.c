@@ -132,6 +132,7 @@ int cmd_generate(int argc, char **argv) {
     }
     fwrite(buf, 1, seer_tok_stream_flush(&ts, buf, sizeof(buf)), stdout);
     printf("\n");
+    fflush(stdout);
     double t2 = seer_time_sec();
     fprintf(stderr, "seer: prefill %zu tokens %.1f tok/s, generated %d tokens %.1f tok/s (%d threads)\n", n_ids,
             (double)n_ids / (t1 - t0 + 1e-12), n_gen, n_gen > 1 ? (double)(n_gen - 1) / (t2 - t1 + 1e-12) : 0.0,

@@ -49,33 +49,42 @@ static void layernorm_row(seer_ctx *c, int64_t i, void *ud) {
 }
 
 static void gelu_row(seer_ctx *c, int64_t i, void *ud) {
-    const float *bias = ud;
+    (void)ud;
     int64_t h = c->m->cfg.d_mlp;
-    float *r = c->hb + i * h;
-    for (int64_t j = 0; j < h; j++) r[j] += bias[j];
-    seer_gelu_tanh_f32(r, h);
+    seer_gelu_tanh_f32(c->hb + i * h, h);
 }
 
 static void gpt2_forward(seer_ctx *c, const seer_batch *b) {
     const seer_model *m = c->m;
     const seer_model_config *cfg = &m->cfg;
-    int64_t n = b->n, d = cfg->d_model;
+    int64_t n = b->n, d = cfg->d_model, h = cfg->d_mlp;
+    int H = cfg->n_heads;
     for (int l = 0; l < cfg->n_layers; l++) {
         const seer_layer *L = &m->layers[l];
+        ctx_tap(c, SEER_HP_RESID_PRE, l, c->x, n, d, d, 1);
         ln_args la = {L->attn_norm->data, L->attn_norm_b->data};
         ctx_parallel_rows(c, n, layernorm_row, &la);
+        ctx_tap(c, SEER_HP_LN1, l, c->xb, n, d, d, 1);
         ctx_matmul(c, c->q, c->xb, n, L->wqkv); /* qkv (n, 3d) */
         ctx_add_bias(c->q, L->bqkv, n, 3 * d);
+        ctx_tap(c, SEER_HP_Q, l, c->q, n, d, 3 * d, H);
+        ctx_tap(c, SEER_HP_K, l, c->q + d, n, d, 3 * d, H);
+        ctx_tap(c, SEER_HP_V, l, c->q + 2 * d, n, d, 3 * d, H);
         ctx_attention(c, b, l, c->q, 3 * d, c->q + d, c->q + 2 * d, 3 * d, c->att_out);
-        ctx_add_bias(c->x, L->bo, n, d);
-        ctx_matmul_acc(c, c->x, c->att_out, n, L->wo);
+        ctx_tap(c, SEER_HP_Z, l, c->att_out, n, d, d, H);
+        ctx_project_add(c, c->x, c->att_out, n, L->wo, L->bo, SEER_HP_ATTN_OUT, l);
+        ctx_tap(c, SEER_HP_RESID_MID, l, c->x, n, d, d, 1);
         la.w = L->ffn_norm->data;
         la.b = L->ffn_norm_b->data;
         ctx_parallel_rows(c, n, layernorm_row, &la);
+        ctx_tap(c, SEER_HP_LN2, l, c->xb, n, d, d, 1);
         ctx_matmul(c, c->hb, c->xb, n, L->w_up); /* (n, h) */
-        ctx_parallel_rows(c, n, gelu_row, L->b_up->data);
-        ctx_add_bias(c->x, L->b_down, n, d);
-        ctx_matmul_acc(c, c->x, c->hb, n, L->w_down);
+        ctx_add_bias(c->hb, L->b_up, n, h);
+        ctx_tap(c, SEER_HP_MLP_PRE, l, c->hb, n, h, h, 1);
+        ctx_parallel_rows(c, n, gelu_row, NULL);
+        ctx_tap(c, SEER_HP_MLP_POST, l, c->hb, n, h, h, 1);
+        ctx_project_add(c, c->x, c->hb, n, L->w_down, L->b_down, SEER_HP_MLP_OUT, l);
+        ctx_tap(c, SEER_HP_RESID_POST, l, c->x, n, d, d, 1);
     }
 }
 

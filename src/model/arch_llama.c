@@ -50,26 +50,41 @@ static void swiglu_row(seer_ctx *c, int64_t i, void *ud) {
 static void llama_forward(seer_ctx *c, const seer_batch *b) {
     const seer_model *m = c->m;
     const seer_model_config *cfg = &m->cfg;
-    int64_t n = b->n, d = cfg->d_model, kvd = (int64_t)cfg->n_kv_heads * cfg->d_head;
+    int64_t n = b->n, d = cfg->d_model, kvd = (int64_t)cfg->n_kv_heads * cfg->d_head, h = cfg->d_mlp;
+    int H = cfg->n_heads, KV = cfg->n_kv_heads;
     for (int l = 0; l < cfg->n_layers; l++) {
         const seer_layer *L = &m->layers[l];
+        ctx_tap(c, SEER_HP_RESID_PRE, l, c->x, n, d, d, 1);
         /* attention: x += wo · attn(rope(wq·n(x)), rope(wk·n(x)), wv·n(x)) */
         norm_args na = {L->attn_norm->data};
         ctx_parallel_rows(c, n, rmsnorm_row, &na);
+        ctx_tap(c, SEER_HP_LN1, l, c->xb, n, d, d, 1);
         ctx_matmul(c, c->q, c->xb, n, L->wq);    /* q (n, d) */
         ctx_matmul(c, c->k, c->xb, n, L->wk);    /* k (n, kvd) */
         ctx_matmul(c, c->v, c->xb, n, L->wv);    /* v (n, kvd) */
-        ctx_rope(c, b, c->q, d, cfg->n_heads);
-        ctx_rope(c, b, c->k, kvd, cfg->n_kv_heads);
+        ctx_tap(c, SEER_HP_Q, l, c->q, n, d, d, H);
+        ctx_tap(c, SEER_HP_K, l, c->k, n, kvd, kvd, KV);
+        ctx_tap(c, SEER_HP_V, l, c->v, n, kvd, kvd, KV);
+        ctx_rope(c, b, c->q, d, H);
+        ctx_rope(c, b, c->k, kvd, KV);
+        ctx_tap(c, SEER_HP_ROT_Q, l, c->q, n, d, d, H);
+        ctx_tap(c, SEER_HP_ROT_K, l, c->k, n, kvd, kvd, KV);
         ctx_attention(c, b, l, c->q, d, c->k, c->v, kvd, c->att_out);
-        ctx_matmul_acc(c, c->x, c->att_out, n, L->wo);
+        ctx_tap(c, SEER_HP_Z, l, c->att_out, n, d, d, H);
+        ctx_project_add(c, c->x, c->att_out, n, L->wo, NULL, SEER_HP_ATTN_OUT, l);
+        ctx_tap(c, SEER_HP_RESID_MID, l, c->x, n, d, d, 1);
         /* MLP: x += w_down · (silu(w_gate·n(x)) * w_up·n(x)) */
         na.w = L->ffn_norm->data;
         ctx_parallel_rows(c, n, rmsnorm_row, &na);
+        ctx_tap(c, SEER_HP_LN2, l, c->xb, n, d, d, 1);
         ctx_matmul(c, c->hb, c->xb, n, L->w_gate); /* (n, h) */
         ctx_matmul(c, c->hb2, c->xb, n, L->w_up);  /* (n, h) */
+        ctx_tap(c, SEER_HP_MLP_PRE, l, c->hb, n, h, h, 1);
+        ctx_tap(c, SEER_HP_MLP_PRE_LINEAR, l, c->hb2, n, h, h, 1);
         ctx_parallel_rows(c, n, swiglu_row, NULL);
-        ctx_matmul_acc(c, c->x, c->hb, n, L->w_down);
+        ctx_tap(c, SEER_HP_MLP_POST, l, c->hb, n, h, h, 1);
+        ctx_project_add(c, c->x, c->hb, n, L->w_down, NULL, SEER_HP_MLP_OUT, l);
+        ctx_tap(c, SEER_HP_RESID_POST, l, c->x, n, d, d, 1);
     }
 }
 

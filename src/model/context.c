@@ -76,7 +76,7 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
         size_t w = seer_matmul_work_size(t->type, c->n_batch, t->shape[1]);
         if (w > c->work_size) c->work_size = w;
     }
-    size_t floats = nb * (d * 3 + qw + 2 * (size_t)kv_dim(cfg) + 2 * h) + (size_t)nth * (size_t)c->n_ctx;
+    size_t floats = nb * (d * 4 + qw + 2 * (size_t)kv_dim(cfg) + 2 * h) + (size_t)nth * (size_t)c->n_ctx;
     size_t bytes = floats * sizeof(float) + c->work_size + nb * sizeof(int32_t) + 64 * 16;
     if ((st = seer_arena_init(&c->arena, bytes, err))) goto out_free;
     seer_arena *a = &c->arena;
@@ -90,8 +90,14 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
     c->hb2 = seer_arena_calloc(a, nb * h, sizeof(float));
     c->att_scores = seer_arena_calloc(a, (size_t)nth * (size_t)c->n_ctx, sizeof(float));
     c->work = c->work_size ? seer_arena_alloc(a, c->work_size) : NULL;
+    c->tmp = seer_arena_calloc(a, nb * d, sizeof(float));
     c->out_rows = seer_arena_calloc(a, nb, sizeof(int32_t));
     SEER_ASSERT(c->out_rows != NULL);
+    c->tap_mask = calloc((size_t)cfg->n_layers + 1, sizeof(uint32_t));
+    if (!c->tap_mask) {
+        st = seer_err_set(err, SEER_ERR_NOMEM, "context: out of memory");
+        goto out_free;
+    }
     *out = c;
     return SEER_OK;
 out_free:
@@ -107,6 +113,8 @@ void seer_ctx_free(seer_ctx *c) {
     free(c->seq_len);
     free(c->rope_cos);
     free(c->rope_sin);
+    free(c->tap_mask);
+    free(c->att_buf);
     seer_arena_free(&c->arena);
     free(c);
 }
@@ -188,6 +196,8 @@ typedef struct attn_job {
     const float *q;
     int64_t q_stride;
     float *out;
+    int phase;      /* 0: fused; 1: scores into att_buf; 2: softmax in att_buf; 3: weighted sum */
+    int32_t n_keys; /* att_buf row width per head (phases 1-3) */
 } attn_job;
 
 static void attn_task(void *p, int ith, int nth) {
@@ -197,7 +207,6 @@ static void attn_task(void *p, int ith, int nth) {
     int64_t dh = cfg->d_head, kvd = kv_dim(cfg), group = cfg->n_heads / cfg->n_kv_heads;
     int64_t units = (int64_t)j->b->n * cfg->n_heads;
     int64_t per = (units + nth - 1) / nth, lo = per * ith, hi = lo + per < units ? lo + per : units;
-    float *sc = c->att_scores + (int64_t)ith * c->n_ctx;
     float scale = 1.0f / sqrtf((float)dh);
     for (int64_t u = lo; u < hi; u++) {
         int64_t i = u / cfg->n_heads, h = u % cfg->n_heads, kvh = h / group;
@@ -205,13 +214,27 @@ static void attn_task(void *p, int ith, int nth) {
         size_t base = (((size_t)j->l * (size_t)c->n_seq + (size_t)s) * (size_t)c->n_ctx) * (size_t)kvd;
         const float *kc = c->k_cache + base + kvh * dh, *vc = c->v_cache + base + kvh * dh;
         const float *qh = j->q + i * j->q_stride + h * dh;
-        for (int32_t t = 0; t <= pos; t++) sc[t] = seer_vec_dot_f32(qh, kc + (int64_t)t * kvd, dh) * scale;
-        float mx = seer_vec_max_f32(sc, pos + 1);
-        float sum = seer_vec_exp_sum_f32(sc, mx, pos + 1);
-        float inv = 1.0f / sum;
+        /* phases 1-3 keep (token, head) rows of n_keys in att_buf; the fused path a scratch row */
+        float *sc = j->phase ? c->att_buf + u * j->n_keys : c->att_scores + (int64_t)ith * c->n_ctx;
+        if (j->phase <= 1) {
+            for (int32_t t = 0; t <= pos; t++) sc[t] = seer_vec_dot_f32(qh, kc + (int64_t)t * kvd, dh) * scale;
+            if (j->phase == 1) {
+                for (int32_t t = pos + 1; t < j->n_keys; t++) sc[t] = -INFINITY;
+                continue;
+            }
+        }
+        if (j->phase == 0 || j->phase == 2) {
+            float mx = seer_vec_max_f32(sc, pos + 1);
+            float sum = seer_vec_exp_sum_f32(sc, mx, pos + 1);
+            seer_vec_scale_f32(sc, 1.0f / sum, pos + 1);
+            if (j->phase == 2) {
+                for (int32_t t = pos + 1; t < j->n_keys; t++) sc[t] = 0.0f;
+                continue;
+            }
+        }
         float *o = j->out + i * cfg->d_model + h * dh;
         memset(o, 0, (size_t)dh * sizeof(float));
-        for (int32_t t = 0; t <= pos; t++) seer_vec_axpy_f32(o, sc[t] * inv, vc + (int64_t)t * kvd, dh);
+        for (int32_t t = 0; t <= pos; t++) seer_vec_axpy_f32(o, sc[t], vc + (int64_t)t * kvd, dh);
     }
 }
 
@@ -225,8 +248,80 @@ void ctx_attention(seer_ctx *c, const seer_batch *b, int l, const float *q, int6
         memcpy(c->k_cache + off, k + i * kv_stride, (size_t)kvd * sizeof(float));
         memcpy(c->v_cache + off, v + i * kv_stride, (size_t)kvd * sizeof(float));
     }
-    attn_job j = {c, b, l, q, q_stride, att_out};
+    attn_job j = {c, b, l, q, q_stride, att_out, 0, 0};
+    int scores = ctx_tapped(c, SEER_HP_ATTN_SCORES, l), pattern = ctx_tapped(c, SEER_HP_PATTERN, l);
+    if (!(scores || pattern) || !c->att_buf) {
+        seer_pool_run(c->pool, attn_task, &j);
+        return;
+    }
+    for (int64_t i = 0; i < b->n; i++) j.n_keys = b->pos[i] + 1 > j.n_keys ? b->pos[i] + 1 : j.n_keys;
+    int64_t width = (int64_t)cfg->n_heads * j.n_keys;
+    j.phase = 1;
     seer_pool_run(c->pool, attn_task, &j);
+    ctx_tap(c, SEER_HP_ATTN_SCORES, l, c->att_buf, b->n, width, width, cfg->n_heads);
+    j.phase = 2;
+    seer_pool_run(c->pool, attn_task, &j);
+    ctx_tap(c, SEER_HP_PATTERN, l, c->att_buf, b->n, width, width, cfg->n_heads);
+    j.phase = 3;
+    seer_pool_run(c->pool, attn_task, &j);
+}
+
+void ctx_project_add(seer_ctx *c, float *x, const float *in, int64_t n, const seer_tensor *w, const seer_tensor *b,
+                     seer_hook_point p, int layer) {
+    int64_t d = c->m->cfg.d_model;
+    if (!ctx_tapped(c, p, layer)) {
+        ctx_add_bias(x, b, n, d);
+        ctx_matmul_acc(c, x, in, n, w);
+        return;
+    }
+    ctx_matmul(c, c->tmp, in, n, w);
+    ctx_add_bias(c->tmp, b, n, d);
+    ctx_tap(c, p, layer, c->tmp, n, d, d, 1);
+    for (int64_t i = 0; i < n * d; i++) x[i] += c->tmp[i];
+}
+
+/* ---- taps ---- */
+
+void ctx_tap(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width, int64_t stride,
+             int32_t heads) {
+    if (!ctx_tapped(c, p, layer)) return;
+    seer_tap_event ev = {.point = p, .layer = layer, .data = data, .n_rows = rows, .width = width,
+                         .row_stride = stride, .n_heads = heads, .head_width = (int32_t)(width / heads),
+                         .batch = c->batch, .row_token = NULL};
+    c->tap_fn(c->tap_ud, &ev);
+}
+
+void seer_ctx_set_tap(seer_ctx *c, seer_tap_fn fn, void *ud) {
+    c->tap_fn = fn;
+    c->tap_ud = ud;
+}
+
+void seer_ctx_tap_clear(seer_ctx *c) {
+    memset(c->tap_mask, 0, ((size_t)c->m->cfg.n_layers + 1) * sizeof(uint32_t));
+}
+
+seer_status seer_ctx_tap_enable(seer_ctx *c, seer_hook_point p, int layer, int on, seer_err *err) {
+    const seer_model_config *cfg = &c->m->cfg;
+    if ((unsigned)p >= SEER_HP_COUNT) return seer_err_set(err, SEER_ERR_INVALID, "tap: unknown hook point %d", (int)p);
+    if (!seer_hook_point_exists(cfg->arch, p))
+        return seer_err_set(err, SEER_ERR_INVALID, "tap: %s models have no %s", seer_arch_name(cfg->arch), seer_hook_point_name(p));
+    int global = seer_hook_point_is_global(p);
+    if (global ? layer != -1 : (layer < -1 || layer >= cfg->n_layers))
+        return seer_err_set(err, SEER_ERR_RANGE, "tap: layer %d out of range for %s (model has %d layers)", layer,
+                            seer_hook_point_name(p), cfg->n_layers);
+    if (on && (p == SEER_HP_ATTN_SCORES || p == SEER_HP_PATTERN) && !c->att_buf) {
+        size_t n;
+        if (seer_mul_size((size_t)c->n_batch * (size_t)cfg->n_heads, (size_t)c->n_ctx, &n) ||
+            !(c->att_buf = seer_alloc_aligned(n, sizeof(float))))
+            return seer_err_set(err, SEER_ERR_NOMEM, "tap: cannot allocate attention scores for %d tokens x %d heads x %d keys",
+                                c->n_batch, cfg->n_heads, c->n_ctx);
+    }
+    int lo = global ? -1 : (layer < 0 ? 0 : layer), hi = global ? -1 : (layer < 0 ? cfg->n_layers - 1 : layer);
+    for (int l = lo; l <= hi; l++) {
+        if (on) c->tap_mask[l + 1] |= 1u << p;
+        else c->tap_mask[l + 1] &= ~(1u << p);
+    }
+    return SEER_OK;
 }
 
 /* ---- the batch driver ---- */
@@ -280,6 +375,24 @@ static void embed_row(seer_ctx *c, int64_t i, void *ud) {
     }
 }
 
+/* Embedding with the token and position parts visited apart (GPT-2), then summed. */
+static void embed_tapped(seer_ctx *c, const seer_batch *b) {
+    const seer_model *m = c->m;
+    int64_t d = m->cfg.d_model;
+    const seer_tensor *e = m->tok_embd;
+    size_t row;
+    seer_dtype_row_bytes(e->type, d, &row, NULL);
+    for (int32_t i = 0; i < b->n; i++)
+        seer_convert_to_f32(e->type, (const uint8_t *)e->data + row * (size_t)b->tokens[i], c->x + i * d, d, NULL);
+    ctx_tap(c, SEER_HP_EMBED, -1, c->x, b->n, d, d, 1);
+    if (m->pos_embd) {
+        for (int32_t i = 0; i < b->n; i++)
+            memcpy(c->tmp + i * d, (const float *)m->pos_embd->data + (int64_t)b->pos[i] * d, (size_t)d * sizeof(float));
+        ctx_tap(c, SEER_HP_POS_EMBED, -1, c->tmp, b->n, d, d, 1);
+        for (int64_t k = 0; k < b->n * d; k++) c->x[k] += c->tmp[k];
+    }
+}
+
 static void final_norm_row(seer_ctx *c, int64_t j, void *ud) {
     (void)ud;
     int64_t d = c->m->cfg.d_model;
@@ -297,12 +410,36 @@ seer_status seer_ctx_decode(seer_ctx *c, const seer_batch *b, float *logits, see
                 return seer_err_set(err, SEER_ERR_RANGE, "decode: position %d past learned positions %d", b->pos[i], m->cfg.n_ctx);
     }
     c->batch = b;
-    ctx_parallel_rows(c, b->n, embed_row, (void *)b);
+    int64_t d = m->cfg.d_model;
+    if (ctx_tapped(c, SEER_HP_EMBED, -1) || ctx_tapped(c, SEER_HP_POS_EMBED, -1)) {
+        embed_tapped(c, b);
+    } else {
+        ctx_parallel_rows(c, b->n, embed_row, (void *)b);
+    }
     seer_arch_get(m->cfg.arch)->forward(c, b);
     for (int32_t i = 0; i < b->n; i++) c->seq_len[batch_seq(b, i)] = b->pos[i] + 1;
-    if (n_out > 0 && logits) {
+    if (ctx_tapped(c, SEER_HP_LN_FINAL, -1)) {
+        /* every row, so the tap sees the whole batch; then the wanted rows move up */
+        for (int32_t i = 0; i < b->n; i++) c->out_rows[i] = i;
+        ctx_parallel_rows(c, b->n, final_norm_row, NULL);
+        ctx_tap(c, SEER_HP_LN_FINAL, -1, c->xb, b->n, d, d, 1);
+        int32_t k = 0;
+        for (int32_t i = 0; i < b->n; i++) {
+            if (!(!b->want_logits ? i == b->n - 1 : b->want_logits[i] != 0)) continue;
+            if (k != i) memmove(c->xb + (int64_t)k * d, c->xb + (int64_t)i * d, (size_t)d * sizeof(float));
+            c->out_rows[k++] = i;
+        }
+    } else if (n_out > 0 && logits) {
         ctx_parallel_rows(c, n_out, final_norm_row, NULL);
+    }
+    if (n_out > 0 && logits) {
         ctx_matmul(c, logits, c->xb, n_out, m->output);
+        if (ctx_tapped(c, SEER_HP_LOGITS, -1)) {
+            seer_tap_event ev = {.point = SEER_HP_LOGITS, .layer = -1, .data = logits, .n_rows = n_out,
+                                 .width = m->cfg.n_vocab, .row_stride = m->cfg.n_vocab, .n_heads = 1,
+                                 .head_width = m->cfg.n_vocab, .batch = b, .row_token = c->out_rows};
+            c->tap_fn(c->tap_ud, &ev);
+        }
     }
     c->batch = NULL;
     return SEER_OK;

@@ -48,7 +48,7 @@ static seer_status read_ints(const cJSON *j, const int_field *f, size_t n, seer_
     return SEER_OK;
 }
 
-static seer_status parse_config(seer_model_config *c, const char *text, size_t len, seer_err *err) {
+seer_status seer_hf_config_parse(const char *text, size_t len, seer_model_config *c, seer_err *err) {
     cJSON *j = cJSON_ParseWithLength(text, len);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
@@ -96,7 +96,14 @@ static seer_status parse_config(seer_model_config *c, const char *text, size_t l
             {"vocab_size", &c->n_vocab, 0, 1}, {"n_positions", &c->n_ctx, 1024, 0}, {"n_inner", &c->d_mlp, 0, 0},
         };
         if ((st = read_ints(j, f, sizeof(f) / sizeof(f[0]), err))) goto out;
-        if (c->d_mlp == 0) c->d_mlp = 4 * c->d_model;
+        if (c->d_mlp == 0) {
+            if (c->d_model > INT32_MAX / 4) {
+                st = seer_err_set(err, SEER_ERR_FORMAT, "config.json: n_embd %d too large (4 x n_embd, the default n_inner, overflows)",
+                                  c->d_model);
+                goto out;
+            }
+            c->d_mlp = 4 * c->d_model;
+        }
         c->n_kv_heads = c->n_heads;
         c->d_head = c->n_heads ? c->d_model / c->n_heads : 0;
         if (json_float(j, "layer_norm_epsilon", &c->norm_eps, 1e-5f)) {
@@ -104,7 +111,7 @@ static seer_status parse_config(seer_model_config *c, const char *text, size_t l
             goto out;
         }
         const cJSON *act = cJSON_GetObjectItemCaseSensitive(j, "activation_function");
-        if (cJSON_IsString(act) && strcmp(act->valuestring, "gelu_new") && strcmp(act->valuestring, "gelu_pytorch_tanh")) {
+        if (cJSON_IsString(act) && strcmp(act->valuestring, "gelu_new") != 0 && strcmp(act->valuestring, "gelu_pytorch_tanh") != 0) {
             st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "config.json: activation_function '%s' not supported (gelu_new only)",
                               act->valuestring);
             goto out;
@@ -137,7 +144,7 @@ static float *to_f32(const seer_tensor *t, seer_err *err) {
 
 /* Rotate-half rows (i, i + half) of each head become interleaved rows (2i, 2i+1). */
 static seer_status add_permuted(seer_model *m, const char *name, const seer_tensor *t, int n_heads, seer_err *err) {
-    if (t->n_dims != 2 || t->shape[0] % (2 * n_heads) != 0)
+    if (n_heads <= 0 || t->n_dims != 2 || t->shape[0] % (2 * (int64_t)n_heads) != 0)
         return seer_err_set(err, SEER_ERR_FORMAT, "tensor '%s': cannot split %lld rows into %d heads", t->name,
                             (long long)t->shape[0], n_heads);
     size_t row;
@@ -220,7 +227,8 @@ seer_status model_load_hf(seer_model *m, const char *path, seer_err *err) {
         seer_err_wrap(err, "Hugging Face model needs config.json beside the weights: ");
         goto out;
     }
-    if ((st = parse_config(&m->cfg, text, len, err))) {
+    /* Checked before any tensor is read: q/k rows are split into heads by these counts. */
+    if ((st = seer_hf_config_parse(text, len, &m->cfg, err)) || (st = seer_model_config_check(&m->cfg, err))) {
         seer_err_wrap(err, "%s: ", cfg_path);
         goto out;
     }

@@ -129,6 +129,7 @@ const seer_tensor *seer_model_find_tensor(const seer_model *m, const char *name)
 const seer_tensor *model_need(const seer_model *m, const char *name, int n_dims, int64_t d0, int64_t d1,
                               seer_err *err, seer_status *st) {
     if (*st) return NULL;
+    SEER_ASSERT(n_dims == 1 || n_dims == 2); /* want[] below holds two dims */
     const seer_tensor *t = seer_model_find_tensor(m, name);
     if (!t) {
         *st = seer_err_set(err, SEER_ERR_FORMAT, "model: tensor '%s' missing", name);
@@ -197,7 +198,7 @@ static seer_status detect_format(const char *path, seer_format *out, seer_err *e
 
 seer_status seer_model_load(const char *path, const char *tok_path, seer_model **out, seer_err *err) {
     *out = NULL;
-    seer_format fmt;
+    seer_format fmt = SEER_FORMAT_COUNT;
     seer_status st = detect_format(path, &fmt, err);
     if (st) return st;
     seer_model *m = model_alloc();

@@ -6,6 +6,7 @@
 #include "seer/gguf.h"
 #include "seer/model.h"
 #include "seer/safetensors.h"
+#include "seer/tap.h"
 
 /* One block's weights, resolved from the registry by name; NULL where the arch has none. */
 typedef struct seer_layer {
@@ -91,9 +92,25 @@ struct seer_ctx {
     size_t work_size;
     int32_t *out_rows; /* (n_batch) rows whose logits are wanted */
 
+    float *tmp;  /* (n_batch, d) a block's attention or MLP output, when tapped */
+
+    /* taps */
+    seer_tap_fn tap_fn;
+    void *tap_ud;
+    uint32_t *tap_mask; /* [n_layers + 1]: bit p of [0] global points, of [l + 1] layer l */
+    float *att_buf;     /* (n_batch, n_heads, n_ctx) scores/pattern, allocated when tapped */
+
     /* current batch, for the parallel kernels */
     const seer_batch *batch;
 };
+
+static inline int ctx_tapped(const seer_ctx *c, seer_hook_point p, int layer) {
+    return c->tap_fn && ((c->tap_mask[layer + 1] >> p) & 1u);
+}
+/* Visits point p of layer (or -1) if it is enabled: rows of width floats, stride apart, as
+ * heads blocks of head_width. */
+void ctx_tap(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width, int64_t stride,
+             int32_t heads);
 
 /* Architecture table: adding an architecture means adding a file that fills one of these. */
 typedef struct seer_arch_ops {
@@ -114,9 +131,13 @@ const seer_tensor *model_need(const seer_model *m, const char *name, int n_dims,
                               seer_err *err, seer_status *st);
 void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
 void ctx_matmul_acc(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
+/* x += w·in + b, with the block output visited at point p when tapped (kept apart first). */
+void ctx_project_add(seer_ctx *c, float *x, const float *in, int64_t n, const seer_tensor *w, const seer_tensor *b,
+                     seer_hook_point p, int layer);
 void ctx_add_bias(float *y, const seer_tensor *b, int64_t n, int64_t width);
 /* Writes k, v rows of the batch into layer l's cache and runs causal attention for every
- * token and head: att_out (n, n_heads*d_head) from q (n, q_stride). */
+ * token and head: att_out (n, n_heads*d_head) from q (n, q_stride). Visits the scores and
+ * pattern taps of layer l when they are enabled. */
 void ctx_attention(seer_ctx *c, const seer_batch *b, int l, const float *q, int64_t q_stride, const float *k,
                    const float *v, int64_t kv_stride, float *att_out);
 void ctx_rope(seer_ctx *c, const seer_batch *b, float *x, int64_t stride, int n_heads);
