@@ -30,5 +30,6 @@ int cmd_bench(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_model(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const struct {
     {"perplexity", cmd_perplexity, "score a text file (mean NLL, bits per byte)"},
     {"convert", cmd_convert, "convert a model between llama2c, gguf and safetensors"},
     {"model", cmd_model, "make models (seer model random ...)"},
+    {"trace", cmd_trace, "run an intervention graph: save, patch, ablate, steer, add noise"},
 };
 
 static void usage(FILE *f) {
