@@ -601,7 +601,14 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
     g->limits = limits ? *limits : seer_graph_default_limits();
     pctx x = {m, g, err, base_dir};
     seer_status st = SEER_OK;
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+    /* cJSON stops after the first value: anything but whitespace after it is an error too */
+    while (root && end && end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
+    if (root && end && end < json + len && *end) {
+        cJSON_Delete(root);
+        root = NULL;
+    }
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
         long off = at && at >= json && at <= json + len ? (long)(at - json) : -1;
