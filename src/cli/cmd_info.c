@@ -2,18 +2,20 @@
  * tensor, and (GGUF) every metadata key. */
 #include "cli.h"
 #include "seer/gguf.h"
+#include "seer/hooks.h"
 
 #include <string.h>
 
 static void help(void) {
-    printf("usage: seer info MODEL [-z TOKENIZER] [--json] [--tensors] [--metadata]\n"
+    printf("usage: seer info MODEL [-z TOKENIZER] [--json] [--tensors] [--metadata] [--hooks]\n"
+           "  --hooks lists every hook point with its shape ([batch, pos, ...])\n"
            "  prints architecture, shapes, parameter count; --tensors lists every tensor,\n"
            "  --metadata every GGUF key (both on by default in --json)\n");
 }
 
 int cmd_info(int argc, char **argv) {
     const char *cmd = "info", *path = NULL, *tok_path = NULL;
-    int json = 0, tensors = 0, metadata = 0;
+    int json = 0, tensors = 0, metadata = 0, hooks = 0;
     cli_args a = {argc, argv, 1};
     for (; a.i < argc; a.i++) {
         const char *o = argv[a.i];
@@ -23,6 +25,7 @@ int cmd_info(int argc, char **argv) {
         } else if (!strcmp(o, "--json")) json = 1;
         else if (!strcmp(o, "--tensors")) tensors = 1;
         else if (!strcmp(o, "--metadata")) metadata = 1;
+        else if (!strcmp(o, "--hooks")) hooks = 1;
         else if (!strcmp(o, "-z")) {
             if (!(tok_path = cli_value(cmd, &a))) return 2;
         } else if (o[0] == '-') return cli_unknown(cmd, o);
@@ -42,6 +45,35 @@ int cmd_info(int argc, char **argv) {
     const seer_model_config *c = seer_model_get_config(m);
     const seer_tok *tok = seer_model_tok(m);
     char shp[96];
+    if (hooks) {
+        /* one line per hook: name and shape, with symbolic batch and position sizes */
+        if (json) printf("[");
+        for (int l = -1; l < c->n_layers; l++) {
+            for (int p = 0; p < SEER_HP_COUNT; p++) {
+                seer_hook_point hp = (seer_hook_point)p;
+                if (seer_hook_point_is_global(hp) != (l < 0) || !seer_hook_point_exists(c->arch, hp)) continue;
+                if (l < 0 && (hp == SEER_HP_LN_FINAL || hp == SEER_HP_LOGITS)) continue;
+                char name[128];
+                int64_t shape[4];
+                int nd = seer_hook_shape(m, hp, 1, 1, shape);
+                seer_hook_format(hp, l, name, sizeof(name));
+                if (json) printf("%s{\"name\": \"%s\", \"shape\": [\"batch\", ", l >= 0 || p ? ", " : "", name);
+                else printf("%-34s [batch, ", name);
+                if (hp == SEER_HP_ATTN_SCORES || hp == SEER_HP_PATTERN) printf(json ? "%lld, \"query_pos\", \"key_pos\"]}" : "%lld, query_pos, key_pos]\n", (long long)shape[1]);
+                else if (nd == 4) printf(json ? "\"pos\", %lld, %lld]}" : "pos, %lld, %lld]\n", (long long)shape[2], (long long)shape[3]);
+                else printf(json ? "\"pos\", %lld]}" : "pos, %lld]\n", (long long)shape[2]);
+            }
+        }
+        for (int p = SEER_HP_LN_FINAL; p <= SEER_HP_LOGITS; p++) {
+            int64_t shape[4];
+            seer_hook_shape(m, (seer_hook_point)p, 1, 1, shape);
+            printf(json ? ", {\"name\": \"%s\", \"shape\": [\"batch\", \"pos\", %lld]}" : "%-34s [batch, pos, %lld]\n",
+                   seer_hook_point_name((seer_hook_point)p), (long long)shape[2]);
+        }
+        if (json) printf("]\n");
+        seer_model_free(m);
+        return 0;
+    }
     if (json) {
         printf("{\"path\": ");
         cli_json_str(stdout, path, strlen(path));
