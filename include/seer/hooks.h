@@ -63,6 +63,11 @@ typedef struct seer_trace_result seer_trace_result;
 /* Runs the graph. n_threads <= 0: one per core. */
 seer_status seer_trace_run(const seer_model *m, const seer_graph *g, int n_threads, seer_trace_result **out,
                            seer_err *err);
+/* The same in a context made by the caller and kept across traces (no set-up per trace): it
+ * must hold at least seer_trace_ctx_params(g)'s sequences, positions and batch. */
+seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_graph *g, seer_trace_result **out,
+                               seer_err *err);
+seer_ctx_params seer_trace_ctx_params(const seer_graph *g);
 void seer_trace_result_free(seer_trace_result *r);
 
 int64_t seer_trace_result_n_tensors(const seer_trace_result *r);

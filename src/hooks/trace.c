@@ -227,15 +227,43 @@ static double log_softmax_at(const float *l, int32_t V, int32_t id) {
 
 seer_status seer_trace_run(const seer_model *m, const seer_graph *g, int n_threads, seer_trace_result **out, seer_err *err) {
     *out = NULL;
+    seer_ctx *ctx = NULL;
+    seer_ctx_params cp = seer_trace_ctx_params(g);
+    cp.n_threads = n_threads;
+    seer_status st = seer_ctx_init(m, &cp, &ctx, err);
+    if (!st) st = seer_trace_run_ctx(ctx, m, g, out, err);
+    seer_ctx_free(ctx);
+    return st;
+}
+
+seer_ctx_params seer_trace_ctx_params(const seer_graph *g) {
+    seer_ctx_params cp = seer_ctx_default_params();
+    int32_t total = 0, tmax = 0;
+    for (int32_t b = 0; b < g->n_prompts; b++) {
+        total += g->prompt_len[b];
+        tmax = g->prompt_len[b] > tmax ? g->prompt_len[b] : tmax;
+    }
+    cp.n_ctx = tmax + g->gen.steps;
+    cp.n_seq = g->n_prompts;
+    cp.n_batch = total > g->n_prompts ? total : g->n_prompts;
+    return cp;
+}
+
+seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_graph *g, seer_trace_result **out, seer_err *err) {
+    *out = NULL;
     const seer_model_config *cfg = seer_model_get_config(m);
     int32_t B = g->n_prompts, V = cfg->n_vocab, total = 0, tmax = 0;
     for (int32_t b = 0; b < B; b++) {
         total += g->prompt_len[b];
         tmax = g->prompt_len[b] > tmax ? g->prompt_len[b] : tmax;
     }
+    seer_ctx_params need = seer_trace_ctx_params(g);
+    if (seer_ctx_n_ctx(ctx) < need.n_ctx || seer_ctx_n_seq(ctx) < need.n_seq || seer_ctx_n_batch(ctx) < need.n_batch)
+        return seer_err_set(err, SEER_ERR_RANGE, "trace: the context holds %d sequences of %d positions in batches of %d; "
+                            "this graph needs %d, %d and %d", seer_ctx_n_seq(ctx), seer_ctx_n_ctx(ctx), seer_ctx_n_batch(ctx),
+                            need.n_seq, need.n_ctx, need.n_batch);
     seer_trace_result *res = calloc(1, sizeof(*res));
     trace_state s = {.m = m, .g = g, .res = res, .tmax = tmax, .tcap = tmax + g->gen.steps, .err = err};
-    seer_ctx *ctx = NULL;
     seer_sampler **smp = NULL;
     int32_t *row_b = malloc((size_t)total * sizeof(int32_t)), *row_pos = malloc((size_t)total * sizeof(int32_t));
     int32_t *toks = malloc((size_t)total * sizeof(int32_t)), *seq = malloc((size_t)total * sizeof(int32_t));
@@ -298,12 +326,8 @@ seer_status seer_trace_run(const seer_model *m, const seer_graph *g, int n_threa
         st = seer_err_set(err, SEER_ERR_NOMEM, "trace: cannot allocate logits for %d rows", n_out);
         goto out;
     }
-    seer_ctx_params cp = seer_ctx_default_params();
-    cp.n_ctx = s.tcap;
-    cp.n_seq = B;
-    cp.n_batch = total > B ? total : B;
-    cp.n_threads = n_threads;
-    if ((st = seer_ctx_init(m, &cp, &ctx, err))) goto out;
+    for (int32_t b = 0; b < seer_ctx_n_seq(ctx); b++) seer_ctx_clear_seq(ctx, b);
+    seer_ctx_tap_clear(ctx);
     seer_ctx_set_tap(ctx, on_tap, &s);
     for (int32_t k = 0; k < g->n_nodes; k++)
         if ((st = seer_ctx_tap_enable(ctx, g->nodes[k].point, g->nodes[k].layer, 1, err))) goto out;
@@ -396,7 +420,8 @@ out:
     if (smp)
         for (int32_t b = 0; b < B; b++) seer_sampler_free(smp[b]);
     free(smp);
-    seer_ctx_free(ctx);
+    seer_ctx_set_tap(ctx, NULL, NULL);
+    seer_ctx_tap_clear(ctx);
     free(row_b), free(row_pos), free(toks), free(seq), free(want), free(last_row), free(out_of_row), free(logits);
     free(s.cur_len), free(s.row_at), free(s.save_buf), free(s.offs), free(s.scratch);
     if (st) {
