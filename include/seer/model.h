@@ -55,6 +55,10 @@ typedef struct seer_model_config {
 /* Checks a config for consistency and sane sizes (the message names the field and value). */
 seer_status seer_model_config_check(const seer_model_config *c, seer_err *err);
 
+/* Reads a Hugging Face config.json (len bytes of text, no NUL needed) into *out: Llama/Mistral
+ * or GPT-2 fields, defaults for the optional ones. Does not run seer_model_config_check. */
+seer_status seer_hf_config_parse(const char *text, size_t len, seer_model_config *out, seer_err *err);
+
 typedef struct seer_model seer_model;
 
 /* path: a llama2.c checkpoint, a .gguf, a .safetensors file with config.json beside it, or a
@@ -119,6 +123,8 @@ seer_status seer_ctx_decode(seer_ctx *c, const seer_batch *b, float *logits, see
 void seer_ctx_clear_seq(seer_ctx *c, int32_t s);
 int32_t seer_ctx_seq_len(const seer_ctx *c, int32_t s);
 int32_t seer_ctx_n_ctx(const seer_ctx *c);
+int32_t seer_ctx_n_seq(const seer_ctx *c);
+int32_t seer_ctx_n_batch(const seer_ctx *c);
 seer_pool *seer_ctx_pool(seer_ctx *c);
 
 /* ---- sampling ---- */

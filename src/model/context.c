@@ -129,6 +129,8 @@ void seer_ctx_clear_seq(seer_ctx *c, int32_t s) {
 }
 int32_t seer_ctx_seq_len(const seer_ctx *c, int32_t s) { return s >= 0 && s < c->n_seq ? c->seq_len[s] : -1; }
 int32_t seer_ctx_n_ctx(const seer_ctx *c) { return c->n_ctx; }
+int32_t seer_ctx_n_seq(const seer_ctx *c) { return c->n_seq; }
+int32_t seer_ctx_n_batch(const seer_ctx *c) { return c->n_batch; }
 seer_pool *seer_ctx_pool(seer_ctx *c) { return c->pool; }
 
 /* ---- shared forward pieces ---- */
