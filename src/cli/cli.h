@@ -31,5 +31,9 @@ int cmd_perplexity(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_lens(int argc, char **argv);
+int cmd_dla(int argc, char **argv);
+int cmd_patch(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

@@ -16,6 +16,10 @@ static const struct {
     {"convert", cmd_convert, "convert a model between llama2c, gguf and safetensors"},
     {"model", cmd_model, "make models (seer model random ...)"},
     {"trace", cmd_trace, "run an intervention graph: save, patch, ablate, steer, add noise"},
+    {"lens", cmd_lens, "logit lens: every layer's residual through the final norm and unembedding"},
+    {"dla", cmd_dla, "direct logit attribution of logit(A) - logit(B) to heads, MLPs, embeddings"},
+    {"patch", cmd_patch, "activation patching sweep from a clean into a corrupted prompt (table, JSON, SVG)"},
+    {"diff", cmd_diff, "compare two models' activations at every shared hook point"},
 };
 
 static void usage(FILE *f) {
