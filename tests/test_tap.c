@@ -109,6 +109,53 @@ static void check_arch(seer_model_config cfg, const char *name) {
         }
         CHECK_MSG(bad == 0, "%s L%d: %d pattern entries disagree with softmax(scores)", name, l, bad);
     }
+    /* saved values against a hand computation from the weights (layer 1, every token) */
+    {
+        int l = 1, H = cfg.n_heads, KV = cfg.n_kv_heads, dh = cfg.d_head, hid = cfg.d_mlp, gpt2 = cfg.arch == SEER_ARCH_GPT2;
+        int64_t kvd = (int64_t)KV * dh, qkv_w = gpt2 ? 3 * d : d;
+        char nm[64];
+        snprintf(nm, sizeof(nm), "blk.%d.attn_norm.weight", l);
+        const float *g1 = seer_model_find_tensor(m, nm)->data;
+        snprintf(nm, sizeof(nm), gpt2 ? "blk.%d.attn_qkv.weight" : "blk.%d.attn_q.weight", l);
+        const float *wq = seer_model_find_tensor(m, nm)->data;
+        snprintf(nm, sizeof(nm), "blk.%d.attn_qkv.bias", l);
+        const seer_tensor *bq = seer_model_find_tensor(m, nm);
+        float *pre = s.v[SEER_HP_RESID_PRE][l + 1], *ln1 = s.v[SEER_HP_LN1][l + 1], *q = s.v[SEER_HP_Q][l + 1];
+        float *pat = s.v[SEER_HP_PATTERN][l + 1], *v = s.v[SEER_HP_V][l + 1], *z = s.v[SEER_HP_Z][l + 1];
+        double worst_ln = 0, worst_q = 0, worst_z = 0, worst_mlp = 0;
+        for (int t = 0; t < T; t++) {
+            const float *x = pre + (int64_t)t * d;
+            double mean = 0, var = 0;
+            for (int i = 0; i < d; i++) mean += x[i];
+            mean = gpt2 ? mean / d : 0;
+            for (int i = 0; i < d; i++) var += (x[i] - mean) * (x[i] - mean);
+            double inv = 1 / sqrt(var / d + cfg.norm_eps);
+            for (int i = 0; i < d; i++) worst_ln = fmax(worst_ln, fabs((x[i] - mean) * inv * g1[i] - ln1[t * d + i]));
+            for (int r = 0; r < d; r++) {
+                double acc = bq ? ((const float *)bq->data)[r] : 0;
+                for (int i = 0; i < d; i++) acc += (double)wq[(int64_t)r * d + i] * ln1[t * d + i];
+                worst_q = fmax(worst_q, fabs(acc - q[t * d + r]));
+            }
+            /* z = pattern x v, per head (v rows before any edit, from the saved hook_v) */
+            for (int h = 0; h < H; h++)
+                for (int j = 0; j < dh; j++) {
+                    double acc = 0;
+                    for (int k = 0; k <= t; k++) acc += (double)pat[((int64_t)t * H + h) * T + k] * v[(int64_t)k * kvd + (h / (H / KV)) * dh + j];
+                    worst_z = fmax(worst_z, fabs(acc - z[(int64_t)t * d + h * dh + j]));
+                }
+            /* MLP: post = silu(pre) * pre_linear (Llama) or gelu(pre) (GPT-2) */
+            float *mp = s.v[SEER_HP_MLP_PRE][l + 1], *mpost = s.v[SEER_HP_MLP_POST][l + 1];
+            for (int i = 0; i < hid; i++) {
+                double a = mp[(int64_t)t * hid + i], want;
+                if (gpt2) want = 0.5 * a * (1 + tanh(0.7978845608028654 * (a + 0.044715 * a * a * a)));
+                else want = a / (1 + exp(-a)) * s.v[SEER_HP_MLP_PRE_LINEAR][l + 1][(int64_t)t * hid + i];
+                worst_mlp = fmax(worst_mlp, fabs(want - mpost[(int64_t)t * hid + i]));
+            }
+        }
+        (void)qkv_w;
+        CHECK_MSG(worst_ln < 1e-5 && worst_q < 1e-5 && worst_z < 1e-5 && worst_mlp < 1e-5,
+                  "%s hand computation: ln1 %g, q %g, z %g, mlp %g", name, worst_ln, worst_q, worst_z, worst_mlp);
+    }
     /* ln_final and logits taps */
     snprintf(what, sizeof(what), "%s: logits tap = returned logits", name);
     check_close(s.v[SEER_HP_LOGITS][0], plain, nl, 1e-5f, what);
