@@ -2,7 +2,8 @@
  * GEMM (n = 256) for each weight type at the shapes of the 15M and 110M Llama models, on 1 and
  * 2 threads, beside OpenBLAS's sgemm and the machine's plain read bandwidth.
  *
- * usage: bench_matmul [seconds per measurement, default 0.3] [only: model | shapes | 768x2048 ...]
+ * usage: bench_matmul [seconds per measurement, default 0.3] [only: model | shapes | attention |
+ * 768x2048 ...]
  * Decode "cold" cycles through copies of the weight totalling 256 MB, so weights come from
  * DRAM as in a real model; "hot" reuses one copy (cache-resident for small shapes). */
 #include <cblas.h>
@@ -131,11 +132,11 @@ static void bench_shape(const shape *s, seer_pool *pools[3]) {
         }
         double flop = 2.0 * (double)N * (double)s->rows * (double)s->cols;
         printf("  %-6s %8.2f | 1t %5.1f GB/s 1t %5.1f GB/s | %6.1f GFLOP/s %6.1f GFLOP/s\n", seer_dtype_name(t),
-               (double)wbytes / 1e6, wbytes / hot[1] / 1e9, wbytes / cold[1] / 1e9, flop / pre[1] / 1e9,
-               flop / pre[2] / 1e9);
+               (double)wbytes / 1e6, (double)wbytes / hot[1] / 1e9, (double)wbytes / cold[1] / 1e9,
+               flop / pre[1] / 1e9, flop / pre[2] / 1e9);
         printf("  %-6s %8s | 2t %5.1f GB/s 2t %5.1f GB/s | %6.0f us/call  %6.0f us/call (decode cold %.0f/%.0f us)\n",
-               "", "", wbytes / hot[2] / 1e9, wbytes / cold[2] / 1e9, pre[1] * 1e6, pre[2] * 1e6, cold[1] * 1e6,
-               cold[2] * 1e6);
+               "", "", (double)wbytes / hot[2] / 1e9, (double)wbytes / cold[2] / 1e9, pre[1] * 1e6, pre[2] * 1e6,
+               cold[1] * 1e6, cold[2] * 1e6);
         free(w);
         free(work);
     }
@@ -216,14 +217,45 @@ static void bench_model(const model_shape *ms, seer_dtype t, seer_pool *pools[3]
     printf("  %-5s %-5s %7.1f MB | decode %7.0f tok/s 1t %7.0f tok/s 2t (%5.1f GB/s) | prefill %7.0f tok/s 1t "
            "%7.0f tok/s 2t\n",
            ms->name, seer_dtype_name(t), (double)total / 1e6, 1 / dec[1], 1 / dec[2], (double)total / dec[2] / 1e9,
-           N / pre[1], N / pre[2]);
+           (double)N / pre[1], (double)N / pre[2]);
 out_free:
     for (int64_t l = 0; w && l < nw; l++) free(w[l]);
     free(w), free(rows), free(cols), free(x), free(y), free(tmp), free(work);
 }
 
+/* ---- attention ---------------------------------------------------------------------------- */
+
+/* One head over a 256-position cache, as decode runs it per head per layer. */
+static void bench_attention(void) {
+    const int64_t n = 256;
+    const struct {
+        const char *name;
+        int64_t d, stride, heads, layers;
+    } cfg[] = {{"15M", 48, 288, 6, 6}, {"110M", 64, 768, 12, 12}};
+    for (int i = 0; i < 2; i++) {
+        float *k = malloc(sizeof(float) * (size_t)(n * cfg[i].stride));
+        float *v = malloc(sizeof(float) * (size_t)(n * cfg[i].stride));
+        float q[64], out[64], probs[256];
+        if (!k || !v) {
+            free(k), free(v);
+            return;
+        }
+        for (int64_t j = 0; j < n * cfg[i].stride; j++) k[j] = v[j] = (float)(j % 7) * 0.1f;
+        for (int j = 0; j < 64; j++) q[j] = 0.01f * (float)j;
+        double sec;
+        TIME_CALLS(sec, seer_attn_head_f32(out, probs, q, k, v, n, cfg[i].d, cfg[i].stride, 0.125f));
+        printf("attention head, %s (d=%lld), 256 positions: %.2f us; x %lld heads x %lld layers = %.0f us per token\n",
+               cfg[i].name, (long long)cfg[i].d, sec * 1e6, (long long)cfg[i].heads, (long long)cfg[i].layers,
+               sec * 1e6 * (double)(cfg[i].heads * cfg[i].layers));
+        free(k);
+        free(v);
+    }
+    printf("\n");
+}
+
 int main(int argc, char **argv) {
-    if (argc > 1) min_sec = atof(argv[1]);
+    if (argc > 1) min_sec = strtod(argv[1], NULL);
+    if (!(min_sec > 0)) min_sec = 0.3;
     const char *filter = argc > 2 ? argv[2] : NULL;
     seer_err err = {0};
     seer_pool *pools[3] = {NULL, NULL, NULL};
@@ -235,6 +267,7 @@ int main(int argc, char **argv) {
     }
     printf("SIMD level: %s; OpenBLAS: %s\n\n", seer_simd_name(seer_simd_level()), openblas_get_config());
     if (!filter) bench_bandwidth(pools);
+    if (!filter || strcmp(filter, "attention") == 0) bench_attention();
     if (!filter || strcmp(filter, "model") == 0) {
         printf("matmuls of whole models (upper bound on tokens/s; llama.cpp 2 threads, whole forward: 110M f32\n"
                "prefill 957 decode 92, q8_0 prefill 1152 decode 236; 15M f32 prefill 11283 decode 1205)\n");

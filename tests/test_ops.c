@@ -1,7 +1,8 @@
 /* Compute kernels: the thread pool (every thread runs once per call, 10^5 back-to-back calls,
- * calls after the workers fell asleep), every vector kernel and every matmul weight type at
- * every SIMD level this CPU has, against double-precision references, over awkward shapes and
- * 1, 2 and 3 threads. */
+ * calls after the workers fell asleep), every vector kernel, the attention head and every
+ * matmul weight type at every SIMD level this CPU has, against double-precision references,
+ * over awkward shapes and 1, 2 and 3 threads. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -20,6 +21,25 @@ static void count_task(void *ctx, int ith, int nth) {
     count_ctx *c = ctx;
     if (nth != c->expect_nth || ith < 0 || ith >= nth) atomic_fetch_add(&c->bad_nth, 1);
     else atomic_fetch_add(&c->hits[ith], 1);
+}
+
+/* A task long enough (~20 us) that workers wake in time to take part; records which OS
+ * threads ran each index. */
+typedef struct who_ctx {
+    atomic_int hits[4];
+    pthread_t ran_by[4];
+    atomic_int other_thread; /* runs done by a thread other than the caller */
+    pthread_t caller;
+} who_ctx;
+
+static void who_task(void *ctx, int ith, int nth) {
+    who_ctx *c = ctx;
+    (void)nth;
+    double t0 = seer_time_sec();
+    while (seer_time_sec() - t0 < 20e-6) {
+    }
+    atomic_fetch_add(&c->hits[ith], 1);
+    if (!pthread_equal(pthread_self(), c->caller)) atomic_fetch_add(&c->other_thread, 1);
 }
 
 static void sleep_ms(int ms) {
@@ -70,6 +90,19 @@ static void test_pool(void) {
         ok = 1;
         for (int i = 0; i < nt; i++) ok &= atomic_load(&c.hits[i]) == runs + 5;
         CHECK_MSG(ok, "%d threads: a run after sleeping was missed", nt);
+        /* with real work the workers take part: indices run on threads other than the caller */
+        if (nt >= 2) {
+            who_ctx w;
+            memset(&w, 0, sizeof(w));
+            w.caller = pthread_self();
+            for (int i = 0; i < 1000; i++) seer_pool_run(p, who_task, &w);
+            ok = 1;
+            for (int i = 0; i < nt; i++) ok &= atomic_load(&w.hits[i]) == 1000;
+            CHECK_MSG(ok, "%d threads: an index missed or repeated under load", nt);
+            CHECK_MSG(atomic_load(&w.other_thread) > 0, "%d threads: the workers never ran an index", nt);
+            printf("pool: %d threads, 20 us tasks: %d of %d indices ran on workers\n", nt,
+                   atomic_load(&w.other_thread), 1000 * nt);
+        }
         seer_pool_free(p);
     }
 }
@@ -97,6 +130,17 @@ static void check_tol(const float *got, const double *want, const double *tol, i
     }
     CHECK_MSG(worst <= 1.0, "%s: worst error at %lld: got %.9g want %.9g (%.3g x tol %.3g)", what, (long long)at,
               (double)got[at], want[at], worst, tol[at]);
+}
+
+/* Bitwise equality of two float arrays (-0 vs 0 and NaN payloads count as different). */
+static int same_bits(const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x, y;
+        memcpy(&x, a + i, 4);
+        memcpy(&y, b + i, 4);
+        if (x != y) return 0;
+    }
+    return 1;
 }
 
 static int levels[SEER_SIMD_COUNT];
@@ -262,6 +306,66 @@ static void test_vec_level(seer_simd lv) {
               "%s gelu ends: %g %g %g %g", ln, (double)gx[0], (double)gx[1], (double)gx[2], (double)gx[3]);
 }
 
+/* One attention head against a double-precision softmax(q K^T s) V, cache rows wider than the
+ * head (stride > d), with a dominant position so the softmax is far from uniform. */
+static void test_attn_level(seer_simd lv) {
+    enum { MAXN = 300, MAXD = 96, STRIDE = 100 };
+    static float q[MAXD], k[MAXN * STRIDE], v[MAXN * STRIDE], out[MAXD], probs[MAXN];
+    static double want[MAXD], tol[MAXD], wp[MAXN], tp[MAXN];
+    const int64_t ns[] = {1, 2, 17, 300}, ds[] = {8, 20, 48, 64, 96};
+    char what[128];
+    for (int ni = 0; ni < 4; ni++) {
+        for (int di = 0; di < 5; di++) {
+            int64_t n = ns[ni], d = ds[di];
+            float scale = 1.0f / sqrtf((float)d);
+            fill_normal(q, d, 1.0f);
+            fill_normal(k, n * STRIDE, 1.0f);
+            fill_normal(v, n * STRIDE, 1.0f);
+            for (int64_t i = 0; i < d; i++) k[(n / 2) * STRIDE + i] = q[i]; /* position n/2 stands out */
+            double mx = -INFINITY, sum = 0;
+            for (int64_t t = 0; t < n; t++) {
+                double s = 0;
+                for (int64_t i = 0; i < d; i++) s += (double)q[i] * k[t * STRIDE + i];
+                wp[t] = s * scale;
+                mx = fmax(mx, wp[t]);
+            }
+            for (int64_t t = 0; t < n; t++) sum += wp[t] = exp(wp[t] - mx);
+            for (int64_t t = 0; t < n; t++) wp[t] /= sum, tp[t] = 1e-5 * wp[t] + 1e-8;
+            for (int64_t i = 0; i < d; i++) {
+                double o = 0, oa = 0;
+                for (int64_t t = 0; t < n; t++) {
+                    o += wp[t] * v[t * STRIDE + i];
+                    oa += fabs(wp[t] * v[t * STRIDE + i]);
+                }
+                want[i] = o;
+                tol[i] = 1e-5 * oa + 1e-7;
+            }
+            /* the scores alone: q k_t s, within ~eps of Σ|q k_t| s */
+            seer_attn_scores_f32(probs, q, k, n, d, STRIDE, scale);
+            double ws[MAXN], ts[MAXN];
+            for (int64_t t = 0; t < n; t++) {
+                double s = 0, sa = 0;
+                for (int64_t i = 0; i < d; i++) {
+                    s += (double)q[i] * k[t * STRIDE + i];
+                    sa += fabs((double)q[i] * k[t * STRIDE + i]);
+                }
+                ws[t] = s * scale;
+                ts[t] = 1e-6 * sa * scale + 1e-12;
+            }
+            snprintf(what, sizeof(what), "%s attn_scores n=%lld d=%lld", seer_simd_name(lv), (long long)n,
+                     (long long)d);
+            check_tol(probs, ws, ts, n, what);
+            seer_attn_head_f32(out, probs, q, k, v, n, d, STRIDE, scale);
+            snprintf(what, sizeof(what), "%s attn_head n=%lld d=%lld probs", seer_simd_name(lv), (long long)n,
+                     (long long)d);
+            check_tol(probs, wp, tp, n, what);
+            snprintf(what, sizeof(what), "%s attn_head n=%lld d=%lld out", seer_simd_name(lv), (long long)n,
+                     (long long)d);
+            check_tol(out, want, tol, d, what);
+        }
+    }
+}
+
 /* ---- weight conversion -------------------------------------------------------------------- */
 
 static const seer_dtype wtypes[] = {SEER_DTYPE_F32, SEER_DTYPE_F16, SEER_DTYPE_BF16, SEER_DTYPE_Q8_0, SEER_DTYPE_Q4_0};
@@ -281,7 +385,7 @@ static void test_to_f32_level(seer_simd lv) {
             CHECK_OK(seer_convert_from_f32(t, src, raw, n, &err), &err);
             CHECK_OK(seer_convert_to_f32(t, raw, want, n, &err), &err);
             seer_vec_to_f32(t, raw, got, n);
-            CHECK_MSG(memcmp(got, want, sizeof(float) * (size_t)n) == 0, "%s to_f32 %s n=%lld differs",
+            CHECK_MSG(same_bits(got, want, (size_t)n), "%s to_f32 %s n=%lld differs",
                       seer_simd_name(lv), seer_dtype_name(t), (long long)n);
         }
     }
@@ -324,7 +428,7 @@ static int mm_run(const mm_case *c, seer_pool *pool, int acc, float *y, const fl
     memcpy(y, y0, sizeof(float) * (ny + 16));
     if (acc) seer_matmul_acc(pool, y, c->x, c->n, c->w, c->t, c->rows, c->cols, work);
     else seer_matmul(pool, y, c->x, c->n, c->w, c->t, c->rows, c->cols, work);
-    int ok = memcmp(y + ny, y0 + ny, 16 * sizeof(float)) == 0;
+    int ok = same_bits(y + ny, y0 + ny, 16);
     for (size_t i = 0; ws && i < 64; i++) ok &= work[ws + i] == 0xa5;
     free(work);
     return ok;
@@ -400,12 +504,12 @@ static void test_matmul(seer_pool *pools[4]) {
                                 } else {
                                     check_tol(y, want, c.tol, ny, what);
                                     /* every row is computed by the same code whichever thread
-                                     * takes it: results do not depend on the thread count */
+                                     * takes it: results do not depend on the thread count
+                                     * (except OpenBLAS's, whose blocking follows the split) */
+                                    int blas = lv == SEER_SIMD_SCALAR && c.t == SEER_DTYPE_F32 && c.n > 1;
                                     if (pi == 0) memcpy(yfirst, y, sizeof(float) * (size_t)ny);
-                                    else if (lv == SEER_SIMD_SCALAR && c.t == SEER_DTYPE_F32 && c.n > 1)
-                                        ; /* except OpenBLAS's, whose blocking follows the split */
-                                    else
-                                        CHECK_MSG(memcmp(yfirst, y, sizeof(float) * (size_t)ny) == 0,
+                                    else if (!blas)
+                                        CHECK_MSG(same_bits(yfirst, y, (size_t)ny),
                                                   "%s: differs from the single-thread result", what);
                                 }
                             }
@@ -441,10 +545,23 @@ static void test_matmul(seer_pool *pools[4]) {
  * overflow reported as SIZE_MAX. */
 static void test_work_size(void) {
     CHECK(seer_matmul_work_size(SEER_DTYPE_F32, 1, 4096) == 0);
-    CHECK(seer_matmul_work_size(SEER_DTYPE_Q8_0, 1, 4096) >= 4096 + 128 * 8);
-    CHECK(seer_matmul_work_size(SEER_DTYPE_F16, 7, 100) >= 16 * 100 * 4);
+    CHECK(seer_matmul_work_size(SEER_DTYPE_Q8_0, 1, 4096) >= (size_t)4096 + (size_t)128 * 8);
+    CHECK(seer_matmul_work_size(SEER_DTYPE_F16, 7, 100) >= (size_t)16 * 100 * 4);
+    CHECK(seer_matmul_work_size(SEER_DTYPE_Q4_0, 300, 64) >= (size_t)304 * 64 * 4);
     CHECK(seer_matmul_work_size(SEER_DTYPE_Q4_0, INT64_MAX / 2, INT64_MAX / 64) == SIZE_MAX);
     CHECK(seer_matmul_work_size(SEER_DTYPE_F32, 0, 64) == 0);
+    /* one buffer sized for the largest call serves every smaller one */
+    int grows = 1;
+    for (int t = 0; t < N_WTYPES; t++) {
+        for (int64_t cols = 32; cols <= 4096; cols += 32) {
+            for (int64_t n = 1; n <= 300; n++) {
+                size_t s = seer_matmul_work_size(wtypes[t], n, cols);
+                grows &= s >= seer_matmul_work_size(wtypes[t], n - 1, cols);
+                grows &= s >= seer_matmul_work_size(wtypes[t], n, cols - 32);
+            }
+        }
+    }
+    CHECK_MSG(grows, "seer_matmul_work_size decreases somewhere as n or cols grow");
     /* zero columns: y = 0, or unchanged when accumulating */
     float y[6] = {1, 2, 3, 4, 5, 6};
     seer_matmul(NULL, y, NULL, 2, NULL, SEER_DTYPE_F32, 3, 0, NULL);
@@ -456,16 +573,17 @@ static void test_work_size(void) {
 
 /* Many small matmuls back to back on a shared pool, as a decode step runs them. */
 static void test_matmul_stress(seer_pool *pool) {
-    enum { ROWS = 96, COLS = 64, RUNS = 20000 };
+    /* big enough (32K multiply-adds) that seer_matmul hands it to the pool */
+    enum { ROWS = 256, COLS = 128, RUNS = 20000 };
     static float w[ROWS * COLS], x[COLS], y[ROWS], want[ROWS];
-    fill_normal(w, ROWS * COLS, 0.1f);
+    fill_normal(w, (int64_t)ROWS * COLS, 0.1f);
     fill_normal(x, COLS, 1.0f);
     seer_matmul(NULL, want, x, 1, w, SEER_DTYPE_F32, ROWS, COLS, NULL);
     int bad = 0;
     for (int i = 0; i < RUNS; i++) {
         memset(y, 0, sizeof(y));
         seer_matmul(pool, y, x, 1, w, SEER_DTYPE_F32, ROWS, COLS, NULL);
-        bad += memcmp(y, want, sizeof(y)) != 0;
+        bad += !same_bits(y, want, ROWS);
     }
     CHECK_MSG(bad == 0, "%d of %d pooled matmuls differ", bad, RUNS);
 }
@@ -477,6 +595,7 @@ int main(void) {
     for (int li = 0; li < n_levels; li++) {
         seer_simd lv = seer_simd_set((seer_simd)levels[li]);
         test_vec_level(lv);
+        test_attn_level(lv);
         test_to_f32_level(lv);
     }
     test_work_size();

@@ -5,9 +5,15 @@
  *
  * seer_matmul computes Y = X · Wᵀ for a weight matrix W [rows, cols] of any weight type (f32,
  * f16, bf16, q8_0, q4_0) and activations X [n, cols] in f32, giving Y [n, rows]. n == 1 is the
- * decode path (hand-written SIMD GEMV, rows split over threads); n > 1 is prefill (OpenBLAS
- * sgemm for f32, quantized kernels for q8_0/q4_0 that keep weights quantized). Quantized
- * weights quantize X to q8_0 first, as ggml does, into the workspace.
+ * decode path: a hand-written SIMD GEMV streaming W once, rows split over threads; for q8_0 and
+ * q4_0 weights X is first quantized to q8_0 blocks (f32 scales) in the workspace and the dot
+ * products are integer (AVX-512 VNNI / AVX2). n > 1 is prefill: a register-blocked f32 GEMM
+ * over X packed in the workspace, each weight row block converted to f32 once per call (for
+ * f32 this beats the OpenBLAS build on hand, whose kernels stop at AVX2; for q8_0 it beats
+ * integer tiles, which pay a scale per 32-block per output). Without AVX2, f32 prefill goes to
+ * OpenBLAS (single-threaded per pool thread) and the rest to plain loops. Every output is
+ * computed by the same code whichever thread takes its rows, so results do not depend on the
+ * thread count (OpenBLAS's aside).
  *
  * The SIMD level is detected once at run time (AVX-512, AVX2+FMA, portable C) and can be
  * forced down with SEER_SIMD=avx2|scalar for tests. */
@@ -28,8 +34,10 @@ typedef void (*seer_task_fn)(void *ctx, int ith, int nth);
 seer_status seer_pool_init(int n_threads, seer_pool **out, seer_err *err);
 void seer_pool_free(seer_pool *p);
 int seer_pool_size(const seer_pool *p);
-/* Runs fn(ctx, i, n) for i in [0, n) on the pool's threads, the caller taking i == 0; returns
- * when all have finished. p may be NULL (runs fn(ctx, 0, 1) inline). Not reentrant. */
+/* Runs fn(ctx, i, n) exactly once for each i in [0, n) and returns when all have finished.
+ * The caller runs i == 0, then any i no worker has started yet (so a worker the OS is slow to
+ * schedule does not hold the call up): keep scratch per i, not per OS thread. p may be NULL
+ * (runs fn(ctx, 0, 1) inline). Not reentrant. */
 void seer_pool_run(seer_pool *p, seer_task_fn fn, void *ctx);
 
 /* ---- SIMD level ---- */
@@ -45,12 +53,14 @@ seer_simd seer_simd_set(seer_simd s);
 /* ---- matmul ---- */
 
 /* Workspace bytes seer_matmul needs for n rows of X with a weight of this type and cols
- * (SIZE_MAX if that overflows; the same for every SIMD level and thread count). */
+ * (SIZE_MAX if that overflows; the same for every SIMD level and thread count). It never
+ * decreases as n or cols grow, so one buffer sized for the largest call serves them all. */
 size_t seer_matmul_work_size(seer_dtype wtype, int64_t n, int64_t cols);
 
 /* y [n, rows] = x [n, cols] · w[rows, cols]ᵀ. w's rows are contiguous in wtype (cols a
  * multiple of 32 for quantized types: the caller checks at load). work: at least
- * seer_matmul_work_size bytes, 64-byte aligned (may be NULL when that size is 0). */
+ * seer_matmul_work_size bytes, 64-byte aligned (may be NULL when that size is 0). y must not
+ * overlap x, w or work. */
 void seer_matmul(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
                  int64_t rows, int64_t cols, void *work);
 
@@ -81,6 +91,20 @@ void seer_gelu_tanh_f32(float *x, int64_t n);
 /* dst [n] = src [n] of type t (f32, f16, bf16, q8_0, q4_0; n a multiple of 32 for the
  * quantized ones): one row of a weight, e.g. an embedding lookup. */
 void seer_vec_to_f32(seer_dtype t, const void *src, float *dst, int64_t n);
+
+/* One attention head over n cached positions (n >= 1):
+ *   p = softmax(scale · q · k_tᵀ) over t < n,  out [d] = Σ_t p_t v_t
+ * with k_t = k + t * stride and v_t = v + t * stride (stride >= d, in floats: e.g. the KV
+ * cache's row width). probs [n] receives p (the attention pattern); out must not overlap the
+ * inputs. About twice as fast as a dot and an axpy per position: the scores of 16 keys share
+ * one reduction, and the values are summed in registers. */
+void seer_attn_head_f32(float *out, float *probs, const float *q, const float *k, const float *v, int64_t n, int64_t d,
+                        int64_t stride, float scale);
+/* Its two halves, for callers that look at the scores between them:
+ * scores [n] = scale · q · k_tᵀ;  out [d] = Σ_t probs_t v_t. */
+void seer_attn_scores_f32(float *scores, const float *q, const float *k, int64_t n, int64_t d, int64_t stride,
+                          float scale);
+void seer_attn_values_f32(float *out, const float *probs, const float *v, int64_t n, int64_t d, int64_t stride);
 
 #ifdef __cplusplus
 }

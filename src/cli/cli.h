@@ -35,5 +35,6 @@ int cmd_lens(int argc, char **argv);
 int cmd_dla(int argc, char **argv);
 int cmd_patch(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_sae(int argc, char **argv);
 
 #endif

@@ -11,11 +11,11 @@ static void help(void) {
 
 int cmd_model(int argc, char **argv) {
     const char *cmd = "model random";
-    if (argc < 2 || (strcmp(argv[1], "random") && strcmp(argv[1], "--help") && strcmp(argv[1], "-h"))) {
+    if (argc < 2 || (strcmp(argv[1], "random") != 0 && strcmp(argv[1], "--help") != 0 && strcmp(argv[1], "-h") != 0)) {
         fprintf(stderr, "seer model: expected 'seer model random ...'\n");
         return 2;
     }
-    if (strcmp(argv[1], "random")) {
+    if (strcmp(argv[1], "random") != 0) {
         help();
         return 0;
     }

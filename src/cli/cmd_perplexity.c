@@ -94,6 +94,7 @@ int cmd_perplexity(int argc, char **argv) {
                 for (int32_t k = 1; k < cfg->n_vocab; k++) mx = l[k] > mx ? l[k] : mx;
                 double s = 0;
                 for (int32_t k = 0; k < cfg->n_vocab; k++) s += exp((double)(l[k] - mx));
+                /* cppcheck-suppress invalidFunctionArg ; s >= 1: the largest logit adds exp(0) */
                 nll += log(s) + (double)mx - (double)l[ids[target]];
                 scored++;
             }

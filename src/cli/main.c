@@ -20,6 +20,7 @@ static const struct {
     {"dla", cmd_dla, "direct logit attribution of logit(A) - logit(B) to heads, MLPs, embeddings"},
     {"patch", cmd_patch, "activation patching sweep from a clean into a corrupted prompt (table, JSON, SVG)"},
     {"diff", cmd_diff, "compare two models' activations at every shared hook point"},
+    {"sae", cmd_sae, "train and evaluate sparse autoencoders and transcoders (SAELens, sparsify files)"},
 };
 
 static void usage(FILE *f) {

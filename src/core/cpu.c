@@ -22,6 +22,8 @@ const seer_kernels seer_kernels_scalar = {
     .layernorm = seer_layernorm_scalar,
     .swiglu = seer_swiglu_scalar,
     .gelu_tanh = seer_gelu_tanh_scalar,
+    .scores = seer_scores_scalar,
+    .wsum = seer_wsum_scalar,
     .to_f32 = {seer_to_f32_f32_scalar, seer_to_f32_f16_scalar, seer_to_f32_bf16_scalar, seer_to_f32_q8_0_scalar,
                seer_to_f32_q4_0_scalar},
     .quantize_q8 = seer_quantize_q8_scalar,

@@ -6,15 +6,20 @@
 
 #include "seer/ops.h"
 
-/* Weight types the matmul kernels take, in seer_dtype order (F32..Q4_0 are 0..4). */
+/* Weight types the matmul kernels take, in seer_dtype order; the tables below are indexed by
+ * seer_dtype. */
 #define SEER_MM_NTYPES 5
+_Static_assert(SEER_DTYPE_F32 == 0 && SEER_DTYPE_F16 == 1 && SEER_DTYPE_BF16 == 2 && SEER_DTYPE_Q8_0 == 3 &&
+                   SEER_DTYPE_Q4_0 == 4,
+               "kernel tables are indexed by seer_dtype f32..q4_0");
 
 /* GEMM blocking shared by every level: X is packed into groups of SEER_GEMM_NR rows, k-major
  * (xp[g][k][j] = x[g * NR + j][k], zero past n), so the micro-kernels load NR rows' values at
- * one k with one vector load. Weight rows are converted to f32 in chunks of SEER_GEMM_KC
- * columns (a multiple of 32, so quantized blocks never straddle chunks). */
+ * one k with one vector load. Weight rows are converted to f32 in chunks of at most
+ * SEER_GEMM_KC columns (seer_gemm_kc: a multiple of 32, so quantized blocks never straddle
+ * chunks), small enough that the packed x of a chunk stays in L2. */
 #define SEER_GEMM_NR 16
-#define SEER_GEMM_KC 1024
+#define SEER_GEMM_KC 512
 /* Row stride of the converted weight rows: KC plus a cache line, so the rows a micro-kernel
  * broadcasts from do not all fall in one L1 set (4 KB apart they would). */
 #define SEER_GEMM_LDW (SEER_GEMM_KC + 16)
@@ -38,6 +43,12 @@ typedef struct seer_mm {
     const float *xp;   /* packed x for the GEMM (n >= 2) */
 } seer_mm;
 
+/* Columns per chunk for K columns: K split evenly in chunks of at most SEER_GEMM_KC. */
+static inline int64_t seer_gemm_kc(int64_t K) {
+    int64_t chunks = (K + SEER_GEMM_KC - 1) / SEER_GEMM_KC;
+    return ((K + chunks - 1) / chunks + 31) / 32 * 32;
+}
+
 typedef struct seer_kernels {
     seer_simd level;
     float (*dot)(const float *a, const float *b, int64_t n);
@@ -49,6 +60,10 @@ typedef struct seer_kernels {
     void (*layernorm)(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
     void (*swiglu)(float *out, const float *gate, const float *up, int64_t n);
     void (*gelu_tanh)(float *x, int64_t n);
+    /* s [n] = scale · q · k[t * stride + 0..d) for t < n (attention scores) */
+    void (*scores)(float *s, const float *q, const float *k, int64_t n, int64_t d, int64_t stride, float scale);
+    /* out [d] = Σ_t p[t] · v[t * stride + 0..d) for t < n (attention's weighted sum of values) */
+    void (*wsum)(float *out, const float *p, const float *v, int64_t n, int64_t d, int64_t stride);
     /* dst [n] = src [n] converted; n a multiple of 32 for quantized types. */
     void (*to_f32[SEER_MM_NTYPES])(const void *src, float *dst, int64_t n);
     /* x [n] (n a multiple of 32) to q8_0 with f32 scales and block sums, as seer_mm holds. */
@@ -80,6 +95,12 @@ void seer_rmsnorm_scalar(float *y, const float *x, const float *w, int64_t n, fl
 void seer_layernorm_scalar(float *y, const float *x, const float *w, const float *b, int64_t n, float eps);
 void seer_swiglu_scalar(float *out, const float *gate, const float *up, int64_t n);
 void seer_gelu_tanh_scalar(float *x, int64_t n);
+void seer_wsum_scalar(float *out, const float *p, const float *v, int64_t n, int64_t d, int64_t stride);
+void seer_scores_scalar(float *s, const float *q, const float *k, int64_t n, int64_t d, int64_t stride, float scale);
+/* Attention scores through the level's f32 GEMV (keys as weight rows), for levels without a
+ * dedicated kernel. */
+void seer_scores_gemv(const seer_kernels *kt, float *s, const float *q, const float *k, int64_t n, int64_t d,
+                      int64_t stride, float scale);
 
 void seer_to_f32_f32_scalar(const void *src, float *dst, int64_t n);
 void seer_to_f32_f16_scalar(const void *src, float *dst, int64_t n);

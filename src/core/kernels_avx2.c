@@ -157,6 +157,36 @@ static void gelu_tanh_avx2(float *x, int64_t n) {
     if (i < n) seer_gelu_tanh_scalar(x + i, n - i);
 }
 
+static void scores_avx2(float *s, const float *q, const float *k, int64_t n, int64_t d, int64_t stride, float scale) {
+    seer_scores_gemv(&seer_kernels_avx2, s, q, k, n, d, stride, scale);
+}
+
+/* 32 columns at a time in four accumulators, every value row added in registers. */
+static void wsum_avx2(float *out, const float *p, const float *v, int64_t n, int64_t d, int64_t stride) {
+    int64_t c = 0;
+    for (; c + 32 <= d; c += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < n; t++) {
+            const float *vt = v + t * stride + c;
+            __m256 pt = _mm256_set1_ps(p[t]);
+            a0 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt), a0);
+            a1 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 8), a1);
+            a2 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 16), a2);
+            a3 = _mm256_fmadd_ps(pt, _mm256_loadu_ps(vt + 24), a3);
+        }
+        _mm256_storeu_ps(out + c, a0);
+        _mm256_storeu_ps(out + c + 8, a1);
+        _mm256_storeu_ps(out + c + 16, a2);
+        _mm256_storeu_ps(out + c + 24, a3);
+    }
+    for (; c + 8 <= d; c += 8) {
+        __m256 a0 = _mm256_setzero_ps();
+        for (int64_t t = 0; t < n; t++) a0 = _mm256_fmadd_ps(_mm256_set1_ps(p[t]), _mm256_loadu_ps(v + t * stride + c), a0);
+        _mm256_storeu_ps(out + c, a0);
+    }
+    if (c < d) seer_wsum_scalar(out + c, p, v + c, n, d - c, stride);
+}
+
 /* ---- conversions -------------------------------------------------------------------------- */
 
 static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
@@ -182,7 +212,7 @@ static void to_f32_q8_0_avx2(const void *src, float *dst, int64_t n) {
     const seer_block_q8_0 *b = src;
     for (int64_t i = 0; i < n / SEER_QK; i++) {
         __m256 d = _mm256_set1_ps(_cvtsh_ss(b[i].d));
-        for (int j = 0; j < SEER_QK; j += 8) {
+        for (int64_t j = 0; j < SEER_QK; j += 8) {
             __m256i q = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(b[i].qs + j)));
             _mm256_storeu_ps(dst + i * SEER_QK + j, _mm256_mul_ps(d, _mm256_cvtepi32_ps(q)));
         }
@@ -211,7 +241,7 @@ static void quantize_q8_avx2(const float *x, int64_t n, int8_t *qs, float *d, in
     for (int64_t b = 0; b < n / SEER_QK; b++) {
         const float *xb = x + b * SEER_QK;
         __m256 v[4], mx = _mm256_setzero_ps();
-        for (int j = 0; j < 4; j++) {
+        for (int64_t j = 0; j < 4; j++) {
             v[j] = _mm256_loadu_ps(xb + 8 * j);
             mx = _mm256_max_ps(mx, _mm256_andnot_ps(sign, v[j]));
         }
@@ -219,7 +249,7 @@ static void quantize_q8_avx2(const float *x, int64_t n, int8_t *qs, float *d, in
         /* the same arithmetic as seer_quantize_q8_scalar, so every level quantizes alike */
         __m256 vid = _mm256_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
         __m256i q[4];
-        for (int j = 0; j < 4; j++) q[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[j], vid),
+        for (int64_t j = 0; j < 4; j++) q[j] = _mm256_cvtps_epi32(_mm256_round_ps(_mm256_mul_ps(v[j], vid),
                                                                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
         __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
         /* packs interleave 128-bit lanes; the permute puts the 32 bytes back in order */
@@ -243,6 +273,14 @@ static inline void put_y(const seer_mm *m, int64_t r, float v) {
     else m->y[r] = v;
 }
 
+/* Decode streams each weight once, from DRAM, along four rows at a time; the hardware
+ * prefetcher loses the streams at every row start. So each access also prefetches the same
+ * bytes four rows on (rows are contiguous: the next group of four). */
+static inline void prefetch_next(const seer_mm *m, const void *p, size_t bytes) {
+    const char *q = (const char *)p + 4 * m->wrow;
+    for (size_t o = 0; o < bytes; o += 64) _mm_prefetch(q + o, _MM_HINT_T0);
+}
+
 /* Four rows share each load of x, two accumulators per row; the last cols % 8 go through
  * CONV one element at a time. */
 #define GEMV_FLOAT(name, T, LOAD, CONV)                                                                   \
@@ -257,6 +295,10 @@ static inline void put_y(const seer_mm *m, int64_t r, float v) {
             int64_t k = 0;                                                                                \
             for (; k + 16 <= K; k += 16) {                                                                \
                 __m256 x0 = _mm256_loadu_ps(x + k), x1 = _mm256_loadu_ps(x + k + 8);                      \
+                prefetch_next(m, w0 + k, sizeof(T) * 16);                                                 \
+                prefetch_next(m, w1 + k, sizeof(T) * 16);                                                 \
+                prefetch_next(m, w2 + k, sizeof(T) * 16);                                                 \
+                prefetch_next(m, w3 + k, sizeof(T) * 16);                                                 \
                 a0 = _mm256_fmadd_ps(LOAD(w0 + k), x0, a0);                                               \
                 a1 = _mm256_fmadd_ps(LOAD(w1 + k), x0, a1);                                               \
                 a2 = _mm256_fmadd_ps(LOAD(w2 + k), x0, a2);                                               \
@@ -341,6 +383,10 @@ static inline __m256i dot_q4_0(const seer_block_q4_0 *b, __m256i xq, int32_t xsu
                 __m256i xq = _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK));                 \
                 int32_t xs = m->xsum[b];                                                                  \
                 __m256 dx = _mm256_set1_ps(m->xd[b]);                                                     \
+                prefetch_next(m, w0 + b, 1);                                                              \
+                prefetch_next(m, w1 + b, 1);                                                              \
+                prefetch_next(m, w2 + b, 1);                                                              \
+                prefetch_next(m, w3 + b, 1);                                                              \
                 a0 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT(w0 + b, xq, xs)), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w0[b].d))), a0); \
                 a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT(w1 + b, xq, xs)), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w1[b].d))), a1); \
                 a2 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(DOT(w2 + b, xq, xs)), _mm256_mul_ps(dx, _mm256_set1_ps(_cvtsh_ss(w2[b].d))), a2); \
@@ -385,43 +431,47 @@ static void pack_x_avx2(const float *x, int64_t n, int64_t cols, int64_t g0, int
     }
 }
 
-static inline void micro_6x16(const float *wb, const float *xp, int64_t kc, __m256 c[MR][2]) {
-    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
+/* tile[i][j] = Σ_k wb[i][k] · xp[k][j]: weight row i against 16 packed x rows. The
+ * accumulators stay local so they live in registers. */
+static inline void micro_6x16(const float *wb, const float *xp, int64_t kc, float tile[MR][SEER_GEMM_NR]) {
+    __m256 c[MR][2];
+#pragma GCC unroll 6
+    for (int64_t i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm256_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m256 x0 = _mm256_load_ps(xp + k * SEER_GEMM_NR), x1 = _mm256_load_ps(xp + k * SEER_GEMM_NR + 8);
 #pragma GCC unroll 6
-        for (int i = 0; i < MR; i++) {
+        for (int64_t i = 0; i < MR; i++) {
             __m256 b = _mm256_broadcast_ss(wb + i * SEER_GEMM_LDW + k);
             c[i][0] = _mm256_fmadd_ps(b, x0, c[i][0]);
             c[i][1] = _mm256_fmadd_ps(b, x1, c[i][1]);
         }
     }
+#pragma GCC unroll 6
+    for (int64_t i = 0; i < MR; i++) {
+        _mm256_store_ps(tile[i], c[i][0]);
+        _mm256_store_ps(tile[i] + 8, c[i][1]);
+    }
 }
 
 static void gemm_avx2(const seer_mm *m, int64_t r0, int64_t r1) {
-    const int64_t K = m->cols, groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+    const int64_t K = m->cols, KC = seer_gemm_kc(K), groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
     void (*conv)(const void *, float *, int64_t) = seer_kernels_avx2.to_f32[m->wtype];
     _Alignas(32) float wb[MR * SEER_GEMM_LDW];
     _Alignas(32) float tile[MR][SEER_GEMM_NR];
     for (int64_t rb = r0; rb < r1; rb += MR) {
         int nr = r1 - rb < MR ? (int)(r1 - rb) : MR;
-        for (int64_t k0 = 0; k0 < K; k0 += SEER_GEMM_KC) {
-            int64_t kc = K - k0 < SEER_GEMM_KC ? K - k0 : SEER_GEMM_KC;
-            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
-            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            int64_t kc = K - k0 < KC ? K - k0 : KC;
+            for (int64_t i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
+            for (int64_t i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
             int first = k0 == 0 && !m->acc;
             for (int64_t g = 0; g < groups; g++) {
-                __m256 c[MR][2];
-                micro_6x16(wb, m->xp + (g * K + k0) * SEER_GEMM_NR, kc, c);
-                for (int i = 0; i < MR; i++) {
-                    _mm256_store_ps(tile[i], c[i][0]);
-                    _mm256_store_ps(tile[i] + 8, c[i][1]);
-                }
+                micro_6x16(wb, m->xp + (g * K + k0) * SEER_GEMM_NR, kc, tile);
                 int64_t nx = m->n - g * SEER_GEMM_NR < SEER_GEMM_NR ? m->n - g * SEER_GEMM_NR : SEER_GEMM_NR;
                 for (int64_t j = 0; j < nx; j++) {
                     float *yr = m->y + (g * SEER_GEMM_NR + j) * m->ldy + rb;
-                    for (int i = 0; i < nr; i++) yr[i] = first ? tile[i][j] : yr[i] + tile[i][j];
+                    for (int64_t i = 0; i < nr; i++) yr[i] = first ? tile[i][j] : yr[i] + tile[i][j];
                 }
             }
         }
@@ -439,6 +489,8 @@ const seer_kernels seer_kernels_avx2 = {
     .layernorm = seer_layernorm_scalar,
     .swiglu = swiglu_avx2,
     .gelu_tanh = gelu_tanh_avx2,
+    .scores = scores_avx2,
+    .wsum = wsum_avx2,
     .to_f32 = {seer_to_f32_f32_scalar, to_f32_f16_avx2, to_f32_bf16_avx2, to_f32_q8_0_avx2, to_f32_q4_0_avx2},
     .quantize_q8 = quantize_q8_avx2,
     .gemv = {gemv_f32_avx2, gemv_f16_avx2, gemv_bf16_avx2, gemv_q8_0_avx2, gemv_q4_0_avx2},

@@ -177,6 +177,68 @@ static void gelu_tanh_avx512(float *x, int64_t n) {
     }
 }
 
+/* out lane j = the sum of a[j]'s lanes: a transposing tree of unpacks and 128-bit shuffles. */
+static inline __m512 reduce_rows16(const __m512 a[16]) {
+    __m512 s[8], t[4];
+#pragma GCC unroll 8
+    for (int64_t i = 0; i < 8; i++)
+        s[i] = _mm512_add_ps(_mm512_unpacklo_ps(a[2 * i], a[2 * i + 1]), _mm512_unpackhi_ps(a[2 * i], a[2 * i + 1]));
+#pragma GCC unroll 4
+    for (int64_t i = 0; i < 4; i++) { /* lane quad L: the quad-L sums of rows 4i..4i+3 */
+        __m512d x = _mm512_castps_pd(s[2 * i]), y = _mm512_castps_pd(s[2 * i + 1]);
+        t[i] = _mm512_add_ps(_mm512_castpd_ps(_mm512_unpacklo_pd(x, y)), _mm512_castpd_ps(_mm512_unpackhi_pd(x, y)));
+    }
+    __m512 u0 = _mm512_add_ps(_mm512_shuffle_f32x4(t[0], t[1], 0x88), _mm512_shuffle_f32x4(t[0], t[1], 0xdd));
+    __m512 u1 = _mm512_add_ps(_mm512_shuffle_f32x4(t[2], t[3], 0x88), _mm512_shuffle_f32x4(t[2], t[3], 0xdd));
+    return _mm512_add_ps(_mm512_shuffle_f32x4(u0, u1, 0x88), _mm512_shuffle_f32x4(u0, u1, 0xdd));
+}
+
+/* Attention scores for head sizes of a few vectors: 16 keys at a time, one accumulator each,
+ * and one reduction tree for the 16 sums instead of a horizontal sum per key. */
+static void scores_avx512(float *s, const float *q, const float *k, int64_t n, int64_t d, int64_t stride, float scale) {
+    const __m512 vs = _mm512_set1_ps(scale);
+    int64_t t = 0;
+    for (; t + 16 <= n; t += 16) {
+        __m512 a[16];
+#pragma GCC unroll 16
+        for (int64_t j = 0; j < 16; j++) a[j] = _mm512_setzero_ps();
+        for (int64_t c = 0; c < d; c += 16) {
+            __mmask16 m = d - c >= 16 ? (__mmask16)0xffff : tail_mask(d - c);
+            __m512 qc = _mm512_maskz_loadu_ps(m, q + c);
+#pragma GCC unroll 16
+            for (int64_t j = 0; j < 16; j++)
+                a[j] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, k + (t + j) * stride + c), qc, a[j]);
+        }
+        _mm512_storeu_ps(s + t, _mm512_mul_ps(reduce_rows16(a), vs));
+    }
+    for (; t < n; t++) s[t] = dot_avx512(q, k + t * stride, d) * scale;
+}
+
+/* 64 columns at a time in four accumulators, every value row added in registers. */
+static void wsum_avx512(float *out, const float *p, const float *v, int64_t n, int64_t d, int64_t stride) {
+    for (int64_t c = 0; c < d; c += 64) {
+        int64_t left = d - c;
+        __mmask16 m[4];
+        for (int64_t j = 0; j < 4; j++) {
+            int64_t l = left - 16 * j;
+            m[j] = l >= 16 ? (__mmask16)0xffff : l > 0 ? tail_mask(l) : 0;
+        }
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (int64_t t = 0; t < n; t++) {
+            const float *vt = v + t * stride + c;
+            __m512 pt = _mm512_set1_ps(p[t]);
+            a0 = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m[0], vt), a0);
+            a1 = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m[1], vt + 16), a1);
+            a2 = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m[2], vt + 32), a2);
+            a3 = _mm512_fmadd_ps(pt, _mm512_maskz_loadu_ps(m[3], vt + 48), a3);
+        }
+        _mm512_mask_storeu_ps(out + c, m[0], a0);
+        _mm512_mask_storeu_ps(out + c + 16, m[1], a1);
+        _mm512_mask_storeu_ps(out + c + 32, m[2], a2);
+        _mm512_mask_storeu_ps(out + c + 48, m[3], a3);
+    }
+}
+
 /* ---- conversions -------------------------------------------------------------------------- */
 
 static inline __m512 load_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
@@ -345,16 +407,17 @@ static inline float hsum256(__m256 v) {
  * Each block needs its own scale, so the naive loop spends most of its work turning one fp16
  * scale per block into a broadcast vector. Instead, 16 blocks go at a time: one vpdpbusd per
  * two blocks, the 16 integer block sums reduced into one vector (in the lane order
- * reduce_blocks16 gives), and the scales of all 16 applied with vector ops, the weight scales
- * fetched by one gather. One row at a time: consecutive rows form one stream, which the
- * hardware prefetcher follows. Leftover blocks (cols % 512) go one by one. */
+ * reduce_blocks16 gives), and the scales of all 16 applied with vector ops (scale_pick fetches
+ * the weight scales). One row at a time: consecutive rows form one stream, which the hardware
+ * prefetcher follows. Of the leftover blocks (cols % 512), 8 go as a group, the rest one by
+ * one. */
 
 /* z[k] lanes 0-7 hold partial sums of block 2k, lanes 8-15 of block 2k + 1. Returns the 16
  * block totals, lane i holding block blocks16_order[i]. */
 static inline __m512i reduce_blocks16(const __m512i z[8]) {
     __m512i s[4];
 #pragma GCC unroll 4
-    for (int i = 0; i < 4; i++)
+    for (int64_t i = 0; i < 4; i++)
         s[i] = _mm512_add_epi32(_mm512_unpacklo_epi32(z[2 * i], z[2 * i + 1]),
                                 _mm512_unpackhi_epi32(z[2 * i], z[2 * i + 1]));
     /* lane quads: [z0 quad q, z1 quad q, z2 quad q, z3 quad q] for quad q = 0..3 */
@@ -413,12 +476,12 @@ static void scale_picker_init(scale_picker *sp, int block_words) {
     _Alignas(64) uint16_t idx[4][32];
     memset(idx, 0, sizeof(idx));
     memset(sp, 0, sizeof(*sp));
-    for (int i = 0; i < 16; i++) {
+    for (int64_t i = 0; i < 16; i++) {
         int wi = blocks16_order[i] * block_words;
         idx[wi / 64][i] = (uint16_t)(wi % 64);
         sp->take[wi / 64] |= 1u << i;
     }
-    for (int win = 0; win < 4; win++) sp->idx[win] = _mm512_load_si512(idx[win]);
+    for (int64_t win = 0; win < 4; win++) sp->idx[win] = _mm512_load_si512(idx[win]);
 }
 
 /* block_words and nblocks (16, or 8 for the first 8 lanes) are constants at every call, so the
@@ -429,10 +492,11 @@ static inline __attribute__((always_inline)) __m512i scale_pick(const scale_pick
     const int group_words = nblocks * block_words, windows = (nblocks - 1) * block_words / 64 + 1;
     __m512i d = _mm512_setzero_si512();
 #pragma GCC unroll 4
-    for (int win = 0; win < windows; win++) {
-        int n0 = group_words - win * 64, n1 = n0 - 32;
+    for (int64_t win = 0; win < windows; win++) {
+        int64_t n0 = group_words - win * 64, n1 = n0 - 32;
         __m512i a = n0 >= 32 ? _mm512_loadu_si512(p + win * 64)
-                             : _mm512_maskz_loadu_epi16((__mmask32)((1u << n0) - 1), p + win * 64);
+                    : n0 > 0 ? _mm512_maskz_loadu_epi16((__mmask32)((1u << n0) - 1), p + win * 64)
+                             : _mm512_setzero_si512();
         __m512i b = n1 >= 32  ? _mm512_loadu_si512(p + win * 64 + 32)
                     : n1 > 0 ? _mm512_maskz_loadu_epi16((__mmask32)((1u << n1) - 1), p + win * 64 + 32)
                              : _mm512_setzero_si512();
@@ -453,7 +517,7 @@ static inline __attribute__((always_inline)) __m512i scale_pick(const scale_pick
             __m512 acc = _mm512_setzero_ps();                                                             \
             for (int64_t b0 = 0; b0 < nb16; b0 += 16) {                                                   \
                 __m512i z[8];                                                                             \
-                _Pragma("GCC unroll 8") for (int k = 0; k < 8; k++)                                       \
+                _Pragma("GCC unroll 8") for (int64_t k = 0; k < 8; k++)                                       \
                     z[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), PAIR(w + b0 + 2 * k),              \
                                                _mm512_loadu_si512(m->xqs + (b0 + 2 * k) * SEER_QK));      \
                 __m512i xs = _mm512_permutexvar_epi32(order, _mm512_loadu_si512(m->xsum + b0));           \
@@ -466,7 +530,7 @@ static inline __attribute__((always_inline)) __m512i scale_pick(const scale_pick
             int64_t b = nb16;                                                                             \
             if (has8) {                                                                                   \
                 __m512i z[4];                                                                             \
-                _Pragma("GCC unroll 4") for (int k = 0; k < 4; k++)                                       \
+                _Pragma("GCC unroll 4") for (int64_t k = 0; k < 4; k++)                                       \
                     z[k] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), PAIR(w + b + 2 * k),               \
                                                _mm512_loadu_si512(m->xqs + (b + 2 * k) * SEER_QK));       \
                 __m256i o8 = _mm512_castsi512_si256(order);                                               \
@@ -478,7 +542,7 @@ static inline __attribute__((always_inline)) __m512i scale_pick(const scale_pick
                 b += 8;                                                                                   \
             }                                                                                             \
             for (; b < nb; b++) {                                                                         \
-                __m256i c = _mm256_setr_epi32(-(m->xsum[b] << OFFSET_SHIFT), 0, 0, 0, 0, 0, 0, 0);        \
+                __m256i c = _mm256_setr_epi32(-m->xsum[b] * (1 << (OFFSET_SHIFT)), 0, 0, 0, 0, 0, 0, 0);   \
                 __m256i d = _mm256_dpbusd_epi32(c, ONE(w + b),                                            \
                                                 _mm256_loadu_si256((const __m256i *)(m->xqs + b * SEER_QK))); \
                 a1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(d), _mm256_set1_ps(m->xd[b] * _cvtsh_ss(w[b].d)), a1); \
@@ -498,19 +562,19 @@ GEMV_QUANT(gemv_q4_0_avx512, seer_block_q4_0, pair_q4_0, one_q4_0, 3)
 static inline __attribute__((always_inline)) void transpose16(__m512 r[16]) {
     __m512 t[16], u[16];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; i++) {
+    for (int64_t i = 0; i < 8; i++) {
         t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
         t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
     }
 #pragma GCC unroll 4
-    for (int a = 0; a < 4; a++) { /* rows 4a..4a+3: u[4a + s] holds column s of each lane */
+    for (int64_t a = 0; a < 4; a++) { /* rows 4a..4a+3: u[4a + s] holds column s of each lane */
         u[4 * a] = _mm512_shuffle_ps(t[4 * a], t[4 * a + 2], 0x44);
         u[4 * a + 1] = _mm512_shuffle_ps(t[4 * a], t[4 * a + 2], 0xee);
         u[4 * a + 2] = _mm512_shuffle_ps(t[4 * a + 1], t[4 * a + 3], 0x44);
         u[4 * a + 3] = _mm512_shuffle_ps(t[4 * a + 1], t[4 * a + 3], 0xee);
     }
 #pragma GCC unroll 4
-    for (int s = 0; s < 4; s++) {
+    for (int64_t s = 0; s < 4; s++) {
         __m512 e01 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x88), o01 = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xdd);
         __m512 e23 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x88), o23 = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xdd);
         r[s] = _mm512_shuffle_f32x4(e01, e23, 0x88);      /* lane 0 */
@@ -528,7 +592,7 @@ static void pack_x_avx512(const float *x, int64_t n, int64_t cols, int64_t g0, i
             int64_t kn = cols - k < 16 ? cols - k : 16;
             __mmask16 m = tail_mask(kn);
             __m512 r[16];
-            for (int j = 0; j < 16; j++)
+            for (int64_t j = 0; j < 16; j++)
                 r[j] = j < rows ? _mm512_maskz_loadu_ps(m, x + (g * SEER_GEMM_NR + j) * cols + k) : _mm512_setzero_ps();
             transpose16(r);
             for (int64_t t = 0; t < kn; t++) _mm512_store_ps(dst + (k + t) * SEER_GEMM_NR, r[t]);
@@ -538,11 +602,12 @@ static void pack_x_avx512(const float *x, int64_t n, int64_t cols, int64_t g0, i
 
 /* c[i][h] = Σ_k wb[i][k] · xp_h[k][0..15]: weight row i against 16 packed x rows per half. */
 static inline void micro_12x32(const float *wb, const float *xp0, const float *xp1, int64_t kc, __m512 c[MR][2]) {
-    for (int i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int64_t i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR), x1 = _mm512_load_ps(xp1 + k * SEER_GEMM_NR);
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) {
+        for (int64_t i = 0; i < MR; i++) {
             __m512 b = _mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]);
             c[i][0] = _mm512_fmadd_ps(b, x0, c[i][0]);
             c[i][1] = _mm512_fmadd_ps(b, x1, c[i][1]);
@@ -551,19 +616,20 @@ static inline void micro_12x32(const float *wb, const float *xp0, const float *x
 }
 
 static inline void micro_12x16(const float *wb, const float *xp0, int64_t kc, __m512 c[MR]) {
-    for (int i = 0; i < MR; i++) c[i] = _mm512_setzero_ps();
+#pragma GCC unroll 12
+    for (int64_t i = 0; i < MR; i++) c[i] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR);
 #pragma GCC unroll 12
-        for (int i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]), x0, c[i]);
+        for (int64_t i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]), x0, c[i]);
     }
 }
 
 /* Adds (or stores, when first) c[i] lane j into y[x0 + j][r + i] for j < nx, i < nr. */
 static inline void tile_out(const seer_mm *m, const __m512 c[MR], int64_t x0, int64_t nx, int64_t r, int nr, int first) {
     __m512 t[16];
-    for (int i = 0; i < MR; i++) t[i] = c[i];
-    for (int i = MR; i < 16; i++) t[i] = _mm512_setzero_ps();
+    for (int64_t i = 0; i < MR; i++) t[i] = c[i];
+    for (int64_t i = MR; i < 16; i++) t[i] = _mm512_setzero_ps();
     transpose16(t); /* t[j] now holds weight rows r..r+11 for x row x0 + j */
     __mmask16 mk = tail_mask(nr);
     for (int64_t j = 0; j < nx; j++) {
@@ -574,16 +640,16 @@ static inline void tile_out(const seer_mm *m, const __m512 c[MR], int64_t x0, in
 }
 
 static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
-    const int64_t K = m->cols, groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+    const int64_t K = m->cols, KC = seer_gemm_kc(K), groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
     void (*conv)(const void *, float *, int64_t) = seer_kernels_avx512.to_f32[m->wtype];
     _Alignas(64) float wb[MR * SEER_GEMM_LDW];
     for (int64_t rb = r0; rb < r1; rb += MR) {
         int nr = r1 - rb < MR ? (int)(r1 - rb) : MR;
-        for (int64_t k0 = 0; k0 < K; k0 += SEER_GEMM_KC) {
-            int64_t kc = K - k0 < SEER_GEMM_KC ? K - k0 : SEER_GEMM_KC;
-            for (int i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
-            for (int i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
+        for (int64_t k0 = 0; k0 < K; k0 += KC) {
+            int64_t kc = K - k0 < KC ? K - k0 : KC;
+            for (int64_t i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
+            for (int64_t i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
             int first = k0 == 0 && !m->acc;
             for (int64_t g = 0; g < groups; g += 2) {
                 const float *xp0 = m->xp + (g * K + k0) * SEER_GEMM_NR;
@@ -591,9 +657,9 @@ static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
                 if (g + 1 < groups) {
                     __m512 c[MR][2], h[MR];
                     micro_12x32(wb, xp0, xp0 + K * SEER_GEMM_NR, kc, c);
-                    for (int i = 0; i < MR; i++) h[i] = c[i][0];
+                    for (int64_t i = 0; i < MR; i++) h[i] = c[i][0];
                     tile_out(m, h, g * SEER_GEMM_NR, 16, rb, nr, first);
-                    for (int i = 0; i < MR; i++) h[i] = c[i][1];
+                    for (int64_t i = 0; i < MR; i++) h[i] = c[i][1];
                     tile_out(m, h, (g + 1) * SEER_GEMM_NR, nx - 16 < 16 ? nx - 16 : 16, rb, nr, first);
                 } else {
                     __m512 c[MR];
@@ -616,6 +682,8 @@ const seer_kernels seer_kernels_avx512 = {
     .layernorm = layernorm_avx512,
     .swiglu = swiglu_avx512,
     .gelu_tanh = gelu_tanh_avx512,
+    .scores = scores_avx512,
+    .wsum = wsum_avx512,
     .to_f32 = {seer_to_f32_f32_scalar, to_f32_f16_avx512, to_f32_bf16_avx512, to_f32_q8_0_avx512, to_f32_q4_0_avx512},
     .quantize_q8 = quantize_q8_avx512,
     .gemv = {gemv_f32_avx512, gemv_f16_avx512, gemv_bf16_avx512, gemv_q8_0_avx512, gemv_q4_0_avx512},

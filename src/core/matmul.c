@@ -195,7 +195,8 @@ void seer_gemm_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
 /* ---- workspace ---------------------------------------------------------------------------- */
 
 typedef struct mm_layout {
-    size_t xqs, xd, xsum, xp; /* byte offsets; xp only for n >= 2 */
+    size_t xqs, xd, xsum; /* byte offsets of quantized x (n == 1, quantized weights) */
+    size_t xp;            /* byte offset of packed x (n >= 2) */
     size_t total;
 } mm_layout;
 
@@ -203,32 +204,27 @@ static int is_quant(seer_dtype t) { return t == SEER_DTYPE_Q8_0 || t == SEER_DTY
 
 static size_t align64(size_t v) { return (v + 63) & ~(size_t)63; }
 
-/* Returns 0 on success, -1 on overflow. Every piece starts 64-byte aligned. */
+/* Decode (n == 1) with quantized weights needs x as q8_0; prefill (n >= 2) needs x packed for
+ * the GEMM. Returns 0 on success, -1 on overflow. Every piece starts 64-byte aligned. */
 static int mm_layout_of(seer_dtype t, int64_t n, int64_t cols, mm_layout *l) {
     memset(l, 0, sizeof(*l));
     if (n <= 0 || cols <= 0) return 0;
-    size_t sz = 0, a, b;
-    if (is_quant(t)) {
-        /* the quantized rows of x, their scales and their block sums */
+    if (n == 1) {
+        if (!is_quant(t)) return 0;
+        /* the quantized row, its block scales and its block sums */
         size_t nb = (size_t)cols / SEER_QK;
-        if (seer_mul_size((size_t)n, (size_t)cols, &a) || seer_mul_size((size_t)n, nb * 4, &b) || a > SIZE_MAX / 4 ||
-            b > SIZE_MAX / 4)
-            return -1;
-        l->xqs = 0;
-        l->xd = align64(a);
-        l->xsum = l->xd + align64(b);
-        sz = l->xsum + align64(b);
+        if ((uint64_t)cols > SIZE_MAX / 4) return -1;
+        l->xd = align64((size_t)cols);
+        l->xsum = l->xd + align64(nb * 4);
+        l->total = l->xsum + align64(nb * 4);
+        return 0;
     }
-    if (n >= 2) {
-        /* x packed in groups of NR rows, zero padded */
-        size_t groups = ((size_t)n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
-        if (seer_mul_size(groups * SEER_GEMM_NR, (size_t)cols, &a) || seer_mul_size(a, sizeof(float), &a) ||
-            a > SIZE_MAX - 64)
-            return -1;
-        l->xp = sz;
-        if (seer_add_size(sz, align64(a), &sz)) return -1;
-    }
-    l->total = sz;
+    /* x packed in groups of NR rows, zero padded */
+    size_t groups = ((size_t)n + SEER_GEMM_NR - 1) / SEER_GEMM_NR, a;
+    if (seer_mul_size(groups * SEER_GEMM_NR, (size_t)cols, &a) || seer_mul_size(a, sizeof(float), &a) ||
+        a > SIZE_MAX - 64)
+        return -1;
+    l->total = align64(a);
     return 0;
 }
 
@@ -239,12 +235,25 @@ size_t seer_matmul_work_size(seer_dtype wtype, int64_t n, int64_t cols) {
 
 /* ---- threading ---------------------------------------------------------------------------- */
 
+/* Row claiming: thread t owns rows [t * span, (t + 1) * span) and claims them in chunks from its
+ * own counter; when its range is done it takes chunks from the others' counters. On a quiet
+ * machine every thread reads the same rows of every matrix each call, so its share of the
+ * weights stays in its own caches from one token to the next (the two cores here do not share
+ * an L3); when a thread is held up, the others finish its rows. */
+#define MM_MAX_OWNERS 16
+
+typedef struct mm_owner {
+    _Alignas(64) atomic_llong next; /* next unclaimed row of this range */
+    int64_t end;
+} mm_owner;
+
 typedef struct mm_task {
     seer_mm m;
     const seer_kernels *k;
-    int64_t chunk;      /* weight rows per grab; a multiple of 16 and of the GEMM's row block */
-    atomic_llong next;  /* next unclaimed row */
-    int64_t groups;     /* packed x groups */
+    int64_t chunk;  /* weight rows per claim; a multiple of 16 and of the GEMM's row block */
+    int64_t groups; /* packed x groups */
+    int owners;
+    mm_owner own[MM_MAX_OWNERS];
 } mm_task;
 
 static void task_pack(void *ctx, int ith, int nth) {
@@ -254,18 +263,18 @@ static void task_pack(void *ctx, int ith, int nth) {
     if (g0 < g1) t->k->pack_x(t->m.x, t->m.n, t->m.cols, g0, g1, (float *)t->m.xp);
 }
 
-/* Threads claim chunks of rows until none are left: the machine is shared, so a thread that
- * got descheduled should not hold the others up with a fixed share. */
 static void task_rows(void *ctx, int ith, int nth) {
-    (void)ith;
     (void)nth;
     mm_task *t = ctx;
-    for (;;) {
-        int64_t r0 = atomic_fetch_add_explicit(&t->next, t->chunk, memory_order_relaxed);
-        if (r0 >= t->m.rows) break;
-        int64_t r1 = r0 + t->chunk < t->m.rows ? r0 + t->chunk : t->m.rows;
-        if (t->m.n == 1) t->k->gemv[t->m.wtype](&t->m, r0, r1);
-        else t->k->gemm(&t->m, r0, r1);
+    for (int i = 0; i < t->owners; i++) {
+        mm_owner *o = &t->own[(ith + i) % t->owners];
+        for (;;) {
+            int64_t r0 = atomic_fetch_add_explicit(&o->next, t->chunk, memory_order_relaxed);
+            if (r0 >= o->end) break;
+            int64_t r1 = r0 + t->chunk < o->end ? r0 + t->chunk : o->end;
+            if (t->m.n == 1) t->k->gemv[t->m.wtype](&t->m, r0, r1);
+            else t->k->gemm(&t->m, r0, r1);
+        }
     }
 }
 
@@ -292,7 +301,9 @@ static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, con
     SEER_ASSERT(mm_layout_of(wtype, n, cols, &l) == 0);
     SEER_ASSERT(l.total == 0 || (work && ((uintptr_t)work & 63) == 0));
 
-    mm_task t = {.k = seer_kernels_get()};
+    mm_task t; /* not zero-initialised as a whole: own[] is large and filled below */
+    t.k = seer_kernels_get();
+    t.groups = 0;
     t.m = (seer_mm){.y = y, .ldy = rows, .x = x, .n = n, .w = w, .wtype = wtype, .wrow = row_bytes(wtype, cols),
                     .rows = rows, .cols = cols, .acc = acc};
     uint8_t *wk = work;
@@ -310,14 +321,24 @@ static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, con
         seer_pool_run(t.groups > 1 ? pool : NULL, task_pack, &t);
     }
 
-    /* Chunks: about four per thread, so a late thread still finds work; a multiple of 16 rows
-     * so threads never write the same cache line of y, and of the GEMM's row block. */
+    /* Ranges of whole units (16 rows, so no two threads write one cache line of y, and a
+     * multiple of the GEMM's row block), split in about four chunks each. */
+    SEER_ASSERT(t.k->gemm_mr >= 1);
     int64_t unit = 16 * (int64_t)t.k->gemm_mr / gcd64(16, t.k->gemm_mr);
-    int64_t chunk = (rows + (int64_t)nth * 4 - 1) / ((int64_t)nth * 4);
-    chunk = (chunk + unit - 1) / unit * unit;
-    t.chunk = chunk;
-    atomic_init(&t.next, 0);
-    seer_pool_run(chunk < rows ? pool : NULL, task_rows, &t);
+    int64_t units = (rows + unit - 1) / unit;
+    t.owners = nth < MM_MAX_OWNERS ? nth : MM_MAX_OWNERS;
+    if (t.owners > units) t.owners = (int)units;
+    SEER_ASSERT(t.owners >= 1);
+    int64_t span = (units + t.owners - 1) / t.owners * unit;
+    t.chunk = (span / unit + 3) / 4 * unit;
+    for (int i = 0; i < t.owners; i++) {
+        int64_t a = i * span < rows ? i * span : rows;
+        atomic_init(&t.own[i].next, a);
+        t.own[i].end = a + span < rows ? a + span : rows;
+    }
+    /* below ~16K multiply-adds (a few microseconds) the hand-off would cost more than it saves */
+    int small = (double)n * (double)rows * (double)cols < 16384;
+    seer_pool_run(t.owners > 1 && !small ? pool : NULL, task_rows, &t);
 }
 
 void seer_matmul(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype, int64_t rows,

@@ -1,7 +1,9 @@
 /* The thread pool: persistent workers that run one function per seer_pool_run call.
  * Hand-off is a generation counter; workers spin on it for a short while (decode calls the
  * pool ~50 times per token, microseconds apart) and then sleep on a condition variable so an
- * idle pool costs no CPU. The caller waits for the others the same way. */
+ * idle pool costs no CPU. The indices i of a call are claimed, not assigned: a worker that the
+ * OS has not scheduled yet (the machine may be busy) cannot hold the call up, since the caller
+ * claims and runs whatever no worker has started. */
 #include "seer/ops.h"
 
 #include <errno.h>
@@ -12,34 +14,31 @@
 #include <string.h>
 
 #define POOL_MAX_THREADS 1024
-/* How long a worker spins for the next task, and the caller for the others to finish, before
- * sleeping: longer than the gap between two matmuls of a decode step, short enough that an idle
- * pool goes quiet at once. */
+/* How long a worker spins for the next task, and the caller for running indices to finish,
+ * before sleeping: longer than the gap between two matmuls of a decode step, short enough that
+ * an idle pool goes quiet at once. */
 #define POOL_SPIN_SEC 100e-6
 /* Pause-spins before a spinning thread starts yielding (a pause is ~10-60 ns). */
 #define POOL_SPIN_YIELD 256
 
-typedef struct pool_worker {
-    seer_pool *pool;
-    int ith;
-} pool_worker;
-
 struct seer_pool {
     int n;
-    pthread_t *threads;  /* [n - 1]; thread i + 1 of the pool */
-    pool_worker *args;   /* [n - 1] */
+    pthread_t *threads; /* [n - 1] */
     pthread_mutex_t mu;
     pthread_cond_t wake; /* workers sleeping for the next generation */
-    pthread_cond_t done; /* the caller sleeping for pending to reach 0 */
+    pthread_cond_t done; /* the caller sleeping for running indices to finish */
     /* The task; written by the caller before it publishes a new generation. */
     seer_task_fn fn;
     void *ctx;
     int stop;
     atomic_int busy; /* catches a task calling seer_pool_run on its own pool */
-    /* Separate cache lines: the caller writes gen, workers write pending. */
+    /* Separate cache lines: the caller writes gen, every thread claims and finishes. */
     _Alignas(64) atomic_uint gen;
     atomic_int sleepers;
-    _Alignas(64) atomic_int pending;
+    /* (generation << 32) | next unclaimed index: a claim only succeeds in the generation the
+     * claimer woke for, so a late worker can never run a finished call's task. */
+    _Alignas(64) atomic_ullong claim;
+    _Alignas(64) atomic_int finished; /* indices 1..n-1 completed in this generation */
     atomic_int caller_waiting;
 };
 
@@ -67,9 +66,26 @@ static unsigned spin_for_gen(const atomic_uint *gen, unsigned seen) {
     }
 }
 
+/* Claims and runs indices of generation g until none are left. A successful claim happens
+ * before the call can complete, so fn and ctx read after it are still this call's. */
+static void run_claims(seer_pool *p, unsigned g) {
+    for (;;) {
+        unsigned long long c = atomic_load(&p->claim);
+        if ((unsigned)(c >> 32) != g || (int)(c & 0xffffffffu) >= p->n) return;
+        if (!atomic_compare_exchange_weak(&p->claim, &c, c + 1)) continue;
+        p->fn(p->ctx, (int)(c & 0xffffffffu), p->n);
+        /* finished rises before caller_waiting is read (both seq_cst), and the caller raises
+         * caller_waiting before reading finished: one of us sees the other. */
+        if (atomic_fetch_add(&p->finished, 1) + 1 == p->n - 1 && atomic_load(&p->caller_waiting)) {
+            pthread_mutex_lock(&p->mu);
+            pthread_cond_signal(&p->done);
+            pthread_mutex_unlock(&p->mu);
+        }
+    }
+}
+
 static void *pool_main(void *arg) {
-    pool_worker *wk = arg;
-    seer_pool *p = wk->pool;
+    seer_pool *p = arg;
     unsigned seen = 0;
     for (;;) {
         unsigned g = spin_for_gen(&p->gen, seen);
@@ -84,31 +100,30 @@ static void *pool_main(void *arg) {
         }
         seen = g;
         if (p->stop) break;
-        p->fn(p->ctx, wk->ith, p->n);
-        /* The same pairing for the caller: pending drops before caller_waiting is read. */
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_waiting)) {
-            pthread_mutex_lock(&p->mu);
-            pthread_cond_signal(&p->done);
-            pthread_mutex_unlock(&p->mu);
-        }
+        run_claims(p, g);
     }
     return NULL;
 }
 
-/* Publishes a new generation (fn, ctx and stop already written) and wakes sleepers. */
-static void pool_publish(seer_pool *p) {
-    atomic_store(&p->pending, p->n - 1);
-    atomic_fetch_add(&p->gen, 1);
+/* Publishes generation gen + 1 (fn, ctx and stop already written) and wakes sleepers. */
+static unsigned pool_publish(seer_pool *p) {
+    unsigned g = atomic_load(&p->gen) + 1;
+    atomic_store(&p->finished, 0);
+    atomic_store(&p->claim, ((unsigned long long)g << 32) | 1u); /* index 0 is the caller's */
+    atomic_store(&p->gen, g);
     if (atomic_load(&p->sleepers) > 0) {
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
     }
+    return g;
 }
 
+/* Waits until every index but 0 has finished; all are claimed by now, so only indices that
+ * are running are waited for. */
 static void pool_wait(seer_pool *p) {
     double until = 0;
-    for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) != 0; i++) {
+    for (unsigned i = 1; atomic_load(&p->finished) != p->n - 1; i++) {
         cpu_relax();
         if ((i & 63) == 0) {
             double now = seer_time_sec();
@@ -118,7 +133,7 @@ static void pool_wait(seer_pool *p) {
             } else if (now > until) {
                 atomic_store(&p->caller_waiting, 1);
                 pthread_mutex_lock(&p->mu);
-                while (atomic_load(&p->pending) != 0) pthread_cond_wait(&p->done, &p->mu);
+                while (atomic_load(&p->finished) != p->n - 1) pthread_cond_wait(&p->done, &p->mu);
                 pthread_mutex_unlock(&p->mu);
                 atomic_store(&p->caller_waiting, 0);
                 break;
@@ -127,21 +142,19 @@ static void pool_wait(seer_pool *p) {
     }
 }
 
-/* Stops and joins the first `started` workers. */
+/* Stops and joins the first `started` workers, then frees the pool. */
 static void pool_stop(seer_pool *p, int started) {
     if (started > 0) {
         p->stop = 1;
-        atomic_store(&p->pending, started); /* only the started ones will count down */
-        atomic_fetch_add(&p->gen, 1);
+        pool_publish(p);
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->mu);
-        for (int i = 0; i < started; i++) pthread_join(p->threads[i], NULL);
+        for (int i = 0; i < started; i++) (void)pthread_join(p->threads[i], NULL);
     }
     pthread_cond_destroy(&p->done);
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);
-    free(p->args);
     free(p->threads);
     free(p);
 }
@@ -157,25 +170,20 @@ seer_status seer_pool_init(int n_threads, seer_pool **out, seer_err *err) {
     p->n = n_threads;
     atomic_init(&p->gen, 0);
     atomic_init(&p->sleepers, 0);
-    atomic_init(&p->pending, 0);
+    atomic_init(&p->claim, 0);
+    atomic_init(&p->finished, 0);
     atomic_init(&p->caller_waiting, 0);
     atomic_init(&p->busy, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
     int nw = n_threads - 1;
-    if (nw > 0) {
-        p->threads = calloc((size_t)nw, sizeof(*p->threads));
-        p->args = calloc((size_t)nw, sizeof(*p->args));
-        if (!p->threads || !p->args) {
-            pool_stop(p, 0);
-            return seer_err_set(err, SEER_ERR_NOMEM, "thread pool: out of memory for %d threads", n_threads);
-        }
+    if (nw > 0 && !(p->threads = calloc((size_t)nw, sizeof(*p->threads)))) {
+        pool_stop(p, 0);
+        return seer_err_set(err, SEER_ERR_NOMEM, "thread pool: out of memory for %d threads", n_threads);
     }
     for (int i = 0; i < nw; i++) {
-        p->args[i].pool = p;
-        p->args[i].ith = i + 1;
-        int rc = pthread_create(&p->threads[i], NULL, pool_main, &p->args[i]);
+        int rc = pthread_create(&p->threads[i], NULL, pool_main, p);
         if (rc != 0) {
             pool_stop(p, i);
             return seer_err_set(err, rc == EAGAIN ? SEER_ERR_NOMEM : SEER_ERR_IO,
@@ -200,8 +208,9 @@ void seer_pool_run(seer_pool *p, seer_task_fn fn, void *ctx) {
     SEER_ASSERT(atomic_exchange(&p->busy, 1) == 0); /* not reentrant */
     p->fn = fn;
     p->ctx = ctx;
-    pool_publish(p);
+    unsigned g = pool_publish(p);
     fn(ctx, 0, p->n);
+    run_claims(p, g); /* indices no worker has started yet */
     pool_wait(p);
     atomic_store(&p->busy, 0);
 }

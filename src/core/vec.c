@@ -1,5 +1,6 @@
 /* Vector kernels: the portable reference of each (plain loops, f32 accumulation in order, libm
- * exp/tanh) and the public entry points, which dispatch to the table for the SIMD level. */
+ * exp/tanh), the public entry points, which dispatch to the table for the SIMD level, and the
+ * attention head built from them. */
 #include "kernels.h"
 
 #include <math.h>
@@ -68,6 +69,24 @@ void seer_gelu_tanh_scalar(float *x, int64_t n) {
     }
 }
 
+void seer_scores_scalar(float *s, const float *q, const float *k, int64_t n, int64_t d, int64_t stride, float scale) {
+    for (int64_t t = 0; t < n; t++) s[t] = seer_dot_scalar(q, k + t * stride, d) * scale;
+}
+
+void seer_scores_gemv(const seer_kernels *kt, float *s, const float *q, const float *k, int64_t n, int64_t d,
+                      int64_t stride, float scale) {
+    seer_mm m = {.y = s, .ldy = n, .x = q, .n = 1, .w = k, .wtype = SEER_DTYPE_F32,
+                 .wrow = (size_t)stride * sizeof(float), .rows = n, .cols = d};
+    kt->gemv[SEER_DTYPE_F32](&m, 0, n);
+    kt->scale(s, scale, n);
+}
+
+void seer_wsum_scalar(float *out, const float *p, const float *v, int64_t n, int64_t d, int64_t stride) {
+    for (int64_t i = 0; i < d; i++) out[i] = 0.0f;
+    for (int64_t t = 0; t < n; t++)
+        for (int64_t i = 0; i < d; i++) out[i] += p[t] * v[t * stride + i];
+}
+
 float seer_vec_dot_f32(const float *a, const float *b, int64_t n) { return seer_kernels_get()->dot(a, b, n); }
 void seer_vec_axpy_f32(float *y, float a, const float *x, int64_t n) { seer_kernels_get()->axpy(y, a, x, n); }
 void seer_vec_scale_f32(float *y, float a, int64_t n) { seer_kernels_get()->scale(y, a, n); }
@@ -92,4 +111,25 @@ void seer_vec_to_f32(seer_dtype t, const void *src, float *dst, int64_t n) {
     SEER_ASSERT((unsigned)t < SEER_MM_NTYPES);
     SEER_ASSERT(seer_dtype_block_elems(t) == 1 || n % SEER_QK == 0);
     if (n > 0) seer_kernels_get()->to_f32[t](src, dst, n);
+}
+
+void seer_attn_scores_f32(float *scores, const float *q, const float *k, int64_t n, int64_t d, int64_t stride,
+                          float scale) {
+    SEER_ASSERT(n >= 0 && d >= 0 && stride >= d);
+    if (n > 0) seer_kernels_get()->scores(scores, q, k, n, d, stride, scale);
+}
+
+void seer_attn_values_f32(float *out, const float *probs, const float *v, int64_t n, int64_t d, int64_t stride) {
+    SEER_ASSERT(n >= 0 && d >= 0 && stride >= d);
+    seer_kernels_get()->wsum(out, probs, v, n, d, stride);
+}
+
+void seer_attn_head_f32(float *out, float *probs, const float *q, const float *k, const float *v, int64_t n, int64_t d,
+                        int64_t stride, float scale) {
+    SEER_ASSERT(n >= 1);
+    const seer_kernels *kt = seer_kernels_get();
+    seer_attn_scores_f32(probs, q, k, n, d, stride, scale);
+    float sum = kt->exp_sum(probs, kt->max(probs, n), n);
+    kt->scale(probs, 1.0f / sum, n);
+    seer_attn_values_f32(out, probs, v, n, d, stride);
 }

@@ -599,7 +599,7 @@ static int kv_int(const gguf_kv *kv, int *neg, uint64_t *mag) {
     case SEER_GGUF_TYPE_UINT16: *mag = (uint64_t)kv->val[0] | (uint64_t)kv->val[1] << 8; return 1;
     case SEER_GGUF_TYPE_UINT32: *mag = le32(kv->val); return 1;
     case SEER_GGUF_TYPE_UINT64: *mag = le64(kv->val); return 1;
-    case SEER_GGUF_TYPE_INT8: s = (int8_t)kv->val[0]; break;
+    case SEER_GGUF_TYPE_INT8: s = kv->val[0] < 128 ? (int64_t)kv->val[0] : (int64_t)kv->val[0] - 256; break;
     case SEER_GGUF_TYPE_INT16: s = (int16_t)(uint16_t)(kv->val[0] | kv->val[1] << 8); break;
     case SEER_GGUF_TYPE_INT32: s = (int32_t)le32(kv->val); break;
     case SEER_GGUF_TYPE_INT64: s = (int64_t)le64(kv->val); break;

@@ -178,7 +178,7 @@ void seer_gguf_writer_set_str(seer_gguf_writer *w, const char *key, const char *
     uint8_t *raw = malloc(8 + len);
     if (raw) {
         put_le(raw, len, 8);
-        memcpy(raw + 8, v, len);
+        memcpy(raw + 8, v, len); // NOLINT(bugprone-not-null-terminated-result): GGUF strings are length-prefixed
     }
     set_raw(w, key, SEER_GGUF_TYPE_STRING, raw, 8 + len);
 }
@@ -416,7 +416,7 @@ static seer_status prepare(seer_gguf_writer *w, size_t *alignment, seer_err *err
 }
 
 seer_status seer_gguf_writer_write(seer_gguf_writer *w, const char *path, seer_err *err) {
-    size_t alignment;
+    size_t alignment = SEER_GGUF_DEFAULT_ALIGNMENT;
     seer_status st = prepare(w, &alignment, err);
     if (st) return st;
     sink count = {0};
@@ -433,7 +433,7 @@ seer_status seer_gguf_writer_write(seer_gguf_writer *w, const char *path, seer_e
 seer_status seer_gguf_writer_write_buffer(seer_gguf_writer *w, void **out, size_t *size, seer_err *err) {
     *out = NULL;
     *size = 0;
-    size_t alignment;
+    size_t alignment = SEER_GGUF_DEFAULT_ALIGNMENT;
     seer_status st = prepare(w, &alignment, err);
     if (st) return st;
     sink count = {0};

@@ -14,9 +14,9 @@ typedef struct cursor {
     size_t size, off;
 } cursor;
 
-/* Takes n floats; returns NULL when they do not fit (caller already checked the total). */
+/* Takes n floats (the caller has checked that the total fits). */
 static const float *take(cursor *c, size_t n) {
-    const float *p = (const float *)(c->base + c->off);
+    const void *p = c->base + c->off; /* 4-byte aligned: the buffer is, and so is every size before */
     c->off += n * sizeof(float);
     return p;
 }

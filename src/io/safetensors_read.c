@@ -142,7 +142,7 @@ static seer_status st_parse_entry(const cJSON *e, const char *what, const char *
     for (const cJSON *d = shape->child; d; d = d->next, i++) {
         char field[32];
         snprintf(field, sizeof(field), "shape[%d]", i);
-        uint64_t v;
+        uint64_t v = 0;
         st = st_json_uint(d, what, name, field, &v, err);
         if (st) return st;
         t->shape[i] = (int64_t)v;

@@ -158,6 +158,7 @@ static void buf_put(st_buf *b, const char *s, size_t n) {
         b->p = p;
         b->cap = ncap;
     }
+    SEER_ASSERT(b->p); /* need >= 1, so the block above has allocated */
     memcpy(b->p + b->len, s, n);
     b->len += n;
     b->p[b->len] = 0;
@@ -268,7 +269,7 @@ static void st_le64(uint8_t out[8], uint64_t v) {
 
 seer_status seer_st_writer_write(seer_st_writer *w, const char *path, seer_err *err) {
     st_buf hdr = {0};
-    size_t data_bytes;
+    size_t data_bytes = 0;
     seer_status st = st_writer_header(w, &hdr, &data_bytes, err);
     if (st) goto out_free_header;
     seer_awriter aw;
@@ -289,7 +290,7 @@ seer_status seer_st_writer_write_buffer(seer_st_writer *w, void **out, size_t *s
     *out = NULL;
     *size = 0;
     st_buf hdr = {0};
-    size_t data_bytes, total;
+    size_t data_bytes = 0, total;
     seer_status st = st_writer_header(w, &hdr, &data_bytes, err);
     if (st) goto out_free_header;
     if (seer_add_size(8 + hdr.len, data_bytes, &total)) {

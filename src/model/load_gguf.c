@@ -4,6 +4,9 @@
 
 #include <string.h>
 
+#define GGUF_MAX_TENSORS_PER_LAYER 32 /* generous: Llama has 9 per block, GPT-2 12 */
+#define GGUF_MAX_LAYERS 1024         /* seer_model_config_check's limit */
+
 static seer_status get_i32(const seer_gguf *g, const char *arch, const char *suffix, int32_t *out, int required,
                            int32_t dflt, seer_err *err) {
     char key[128];
@@ -66,6 +69,14 @@ seer_status model_load_gguf(seer_model *m, const char *path, seer_err *err) {
     } else {
         if ((st = get_f32(g, arch, "attention.layer_norm_epsilon", &c->norm_eps, 1e-5f, err))) return st;
     }
+    /* Each block has at most a dozen tensors (GPT-2), plus a few outside the blocks; a file with
+     * far more cannot be this model, and registering every one (each name checked against the
+     * others) would take quadratic time on a hostile file. */
+    int64_t layers = c->n_layers < GGUF_MAX_LAYERS ? c->n_layers : GGUF_MAX_LAYERS;
+    int64_t max_tensors = GGUF_MAX_TENSORS_PER_LAYER * (layers + 2);
+    if (seer_gguf_n_tensors(g) > max_tensors)
+        return seer_err_set(err, SEER_ERR_FORMAT, "gguf: %lld tensors for a %d-layer %s model (at most %lld expected)",
+                            (long long)seer_gguf_n_tensors(g), c->n_layers, arch, (long long)max_tensors);
     for (int64_t i = 0; i < seer_gguf_n_tensors(g); i++) {
         const seer_tensor *t = seer_gguf_tensor(g, i);
         if ((st = model_add_tensor(m, t->name, t->type, t->n_dims, t->shape, t->data, 0, err))) return st;

@@ -187,7 +187,7 @@ static seer_status detect_format(const char *path, seer_format *out, seer_err *e
     if (!f) return seer_err_set(err, SEER_ERR_IO, "%s: cannot open model", path);
     uint8_t magic[4] = {0};
     size_t n = fread(magic, 1, 4, f);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     if (n == 4 && memcmp(magic, "GGUF", 4) == 0) {
         *out = SEER_FORMAT_GGUF;
     } else {

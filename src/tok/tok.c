@@ -240,7 +240,7 @@ int tok_heap_pop(tok_heap *h, tok_cand *out) {
 }
 
 int tok_ids_push(tok_ids *v, int32_t id) {
-    if (v->n == v->cap) {
+    if (v->n == v->cap || !v->a) {
         size_t cap = v->cap ? v->cap * 2 : 64;
         if (cap > SIZE_MAX / sizeof(*v->a)) return -1;
         int32_t *na = realloc(v->a, cap * sizeof(*na));
@@ -389,7 +389,7 @@ size_t seer_tok_stream_push(seer_tok_stream *s, int32_t id, char *buf, size_t ca
     size_t np = (size_t)s->n_pending;
     size_t keep = incomplete_tail(s->pending, np, p, n);
     /* Bytes [0, keep) of pending+piece go out now; [keep, np+n) (at most 3) wait. */
-    uint8_t tail[8];
+    uint8_t tail[8] = {0};
     size_t nt = 0;
     for (size_t i = keep; i < np + n; i++) tail[nt++] = i < np ? s->pending[i] : p[i - np];
     size_t out = 0;
@@ -413,10 +413,10 @@ size_t seer_tok_stream_push(seer_tok_stream *s, int32_t id, char *buf, size_t ca
 
 size_t seer_tok_stream_flush(seer_tok_stream *s, char *buf, size_t cap) {
     size_t n = (size_t)s->n_pending;
-    if (!buf) cap = 0;
+    s->n_pending = 0;
+    if (!buf) return 0;
     if (n > cap) n = cap;
     if (n) memcpy(buf, s->pending, n);
-    s->n_pending = 0;
     return n;
 }
 
@@ -531,7 +531,7 @@ seer_status seer_tok_load(const char *path, seer_tok **out, seer_err *err) {
     if (!f) return seer_err_set(err, SEER_ERR_IO, "tok: cannot open '%s': %s", path, strerror(errno));
     char magic[4] = {0};
     size_t got = fread(magic, 1, 4, f);
-    fclose(f);
+    (void)fclose(f); /* read only: nothing to lose */
     if (got == 4 && memcmp(magic, "GGUF", 4) == 0) return tok_load_gguf_file(path, out, err);
     const char *b = base_name(path);
     if (strcmp(b, "encoder.json") == 0) return load_vocab_json(path, "vocab.bpe", "merges.txt", out, err);

@@ -68,6 +68,7 @@ static merge_row *gpt2_merges(const seer_tok *t, size_t *n) {
 static char *merge_line(const seer_tok *t, const merge_row *r, size_t *len) {
     size_t la, lb;
     const char *a = tok_raw(t, r->a, &la), *b = tok_raw(t, r->b, &lb);
+    *len = 0;
     char *s = malloc(la + lb + 2);
     if (!s) return NULL;
     memcpy(s, a, la);
@@ -130,9 +131,11 @@ seer_status seer_tok_write_gguf(const seer_tok *t, struct seer_gguf_writer *w, s
         free(rows);
         if (st) goto out;
     }
-    if (t->bos >= 0) seer_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", (uint32_t)t->bos);
-    if (t->eos >= 0) seer_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", (uint32_t)t->eos);
-    if (t->unk >= 0) seer_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", (uint32_t)t->unk);
+    /* Written even when absent, as llama.cpp's "none" (0xFFFFFFFF): a missing key would read
+     * back as the SentencePiece defaults 0/1/2. */
+    seer_gguf_writer_set_u32(w, "tokenizer.ggml.bos_token_id", t->bos >= 0 ? (uint32_t)t->bos : UINT32_MAX);
+    seer_gguf_writer_set_u32(w, "tokenizer.ggml.eos_token_id", t->eos >= 0 ? (uint32_t)t->eos : UINT32_MAX);
+    seer_gguf_writer_set_u32(w, "tokenizer.ggml.unknown_token_id", t->unk >= 0 ? (uint32_t)t->unk : UINT32_MAX);
     seer_gguf_writer_set_bool(w, "tokenizer.ggml.add_bos_token", t->add_bos);
     if (spm) seer_gguf_writer_set_bool(w, "tokenizer.ggml.add_space_prefix", t->add_space_prefix);
 out:

@@ -67,13 +67,13 @@ static seer_status read_tokens(const seer_gguf *g, seer_tok_kind kind, seer_tok 
         if (st != SEER_OK) goto out_free;
     }
     if (has_key(g, K_SCORES)) {
-        const uint8_t *d;
+        const uint8_t *d = NULL;
         st = get_fixed_arr(g, K_SCORES, SEER_GGUF_TYPE_FLOAT32, n, &d, err);
         if (st != SEER_OK) goto out_free;
         memcpy(t->scores, d, n * sizeof(float));
     }
     if (has_key(g, K_TYPES)) {
-        const uint8_t *d;
+        const uint8_t *d = NULL;
         st = get_fixed_arr(g, K_TYPES, SEER_GGUF_TYPE_INT32, n, &d, err);
         if (st != SEER_OK) goto out_free;
         for (uint64_t i = 0; i < n; i++) {

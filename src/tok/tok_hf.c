@@ -25,6 +25,27 @@ static int64_t json_id(const cJSON *v) {
     return (int64_t)d;
 }
 
+/* The error for ids that cannot be contiguous (more ids than entries), naming the first missing
+ * id: it lies below n_entries, so a table of that size (bounded by the file) finds it. */
+static seer_status first_gap(const cJSON *vocab, const cJSON *added, int64_t n_entries, int64_t max_id,
+                             const char *what, seer_err *err) {
+    uint8_t *seen = calloc((size_t)n_entries + 1, 1);
+    if (!seen) return seer_err_set(err, SEER_ERR_NOMEM, "%s: out of memory", what);
+    for (const cJSON *e = vocab->child; e; e = e->next) {
+        int64_t id = json_id(e);
+        if (id >= 0 && id < n_entries) seen[id] = 1;
+    }
+    for (const cJSON *e = added ? added->child : NULL; e; e = e->next) {
+        int64_t id = json_id(cJSON_GetObjectItemCaseSensitive(e, "id"));
+        if (id >= 0 && id < n_entries) seen[id] = 1;
+    }
+    int64_t gap = 0;
+    while (gap < n_entries && seen[gap]) gap++;
+    free(seen);
+    return seer_err_set(err, SEER_ERR_FORMAT, "%s: ids are not contiguous: no token has id %lld (largest id %lld)", what,
+                        (long long)gap, (long long)max_id);
+}
+
 /* Builds the vocabulary from a {piece: id} object plus optional added_tokens
  * [{id, content, special}], marking <|endoftext|> and special added tokens as control. */
 static seer_status fill_vocab(const cJSON *vocab, const cJSON *added, const char *what, seer_tok **out,
@@ -33,8 +54,8 @@ static seer_status fill_vocab(const cJSON *vocab, const cJSON *added, const char
     if (!cJSON_IsObject(vocab)) return seer_err_set(err, SEER_ERR_FORMAT, "%s: vocabulary is not a JSON object", what);
     if (added && !cJSON_IsArray(added))
         return seer_err_set(err, SEER_ERR_FORMAT, "%s: \"added_tokens\" is not an array", what);
-    int64_t max_id = -1;
-    for (const cJSON *e = vocab->child; e; e = e->next) {
+    int64_t max_id = -1, n_entries = 0;
+    for (const cJSON *e = vocab->child; e; e = e->next, n_entries++) {
         int64_t id = json_id(e);
         if (id < 0 && !cJSON_IsNumber(e))
             return seer_err_set(err, SEER_ERR_FORMAT, "%s: piece '%.60s' has an id that is not a number", what,
@@ -44,13 +65,16 @@ static seer_status fill_vocab(const cJSON *vocab, const cJSON *added, const char
                                 e->string ? e->string : "", e->valuedouble, TOK_MAX_VOCAB - 1);
         if (id > max_id) max_id = id;
     }
-    for (const cJSON *e = added ? added->child : NULL; e; e = e->next) {
+    for (const cJSON *e = added ? added->child : NULL; e; e = e->next, n_entries++) {
         int64_t id = json_id(cJSON_GetObjectItemCaseSensitive(e, "id"));
         if (id < 0 || !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(e, "content")))
             return seer_err_set(err, SEER_ERR_FORMAT, "%s: added token without a valid \"id\" and \"content\"", what);
         if (id > max_id) max_id = id;
     }
     if (max_id < 0) return seer_err_set(err, SEER_ERR_FORMAT, "%s: vocabulary is empty", what);
+    /* Ids must run 0..max without gaps, so fewer entries than max + 1 can never fill them: refuse
+     * before sizing the tables by an id the file does not back (one entry could ask for 2^24). */
+    if (max_id >= n_entries) return first_gap(vocab, added, n_entries, max_id, what, err);
     seer_tok *t = NULL;
     seer_status st = tok_alloc(SEER_TOK_GPT2, max_id + 1, what, &t, err);
     if (st != SEER_OK) return st;
