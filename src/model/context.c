@@ -218,25 +218,22 @@ static void attn_task(void *p, int ith, int nth) {
         const float *qh = j->q + i * j->q_stride + h * dh;
         /* phases 1-3 keep (token, head) rows of n_keys in att_buf; the fused path a scratch row */
         float *sc = j->phase ? c->att_buf + u * j->n_keys : c->att_scores + (int64_t)ith * c->n_ctx;
-        if (j->phase <= 1) {
-            for (int32_t t = 0; t <= pos; t++) sc[t] = seer_vec_dot_f32(qh, kc + (int64_t)t * kvd, dh) * scale;
-            if (j->phase == 1) {
-                for (int32_t t = pos + 1; t < j->n_keys; t++) sc[t] = -INFINITY;
-                continue;
-            }
-        }
-        if (j->phase == 0 || j->phase == 2) {
+        float *o = j->out + i * cfg->d_model + h * dh;
+        switch (j->phase) {
+        case 0: seer_attn_head_f32(o, sc, qh, kc, vc, pos + 1, dh, kvd, scale); break;
+        case 1:
+            seer_attn_scores_f32(sc, qh, kc, pos + 1, dh, kvd, scale);
+            for (int32_t t = pos + 1; t < j->n_keys; t++) sc[t] = -INFINITY;
+            break;
+        case 2: {
             float mx = seer_vec_max_f32(sc, pos + 1);
             float sum = seer_vec_exp_sum_f32(sc, mx, pos + 1);
             seer_vec_scale_f32(sc, 1.0f / sum, pos + 1);
-            if (j->phase == 2) {
-                for (int32_t t = pos + 1; t < j->n_keys; t++) sc[t] = 0.0f;
-                continue;
-            }
+            for (int32_t t = pos + 1; t < j->n_keys; t++) sc[t] = 0.0f;
+            break;
         }
-        float *o = j->out + i * cfg->d_model + h * dh;
-        memset(o, 0, (size_t)dh * sizeof(float));
-        for (int32_t t = 0; t <= pos; t++) seer_vec_axpy_f32(o, sc[t], vc + (int64_t)t * kvd, dh);
+        default: seer_attn_values_f32(o, sc, vc, pos + 1, dh, kvd); break;
+        }
     }
 }
 
