@@ -30,7 +30,7 @@ struct seer_pool {
     /* The task; written by the caller before it publishes a new generation. */
     seer_task_fn fn;
     void *ctx;
-    int stop;
+    atomic_int stop; /* atomic: a worker still waking for an earlier call may read it meanwhile */
     atomic_int busy; /* catches a task calling seer_pool_run on its own pool */
     /* Separate cache lines: the caller writes gen, every thread claims and finishes. */
     _Alignas(64) atomic_uint gen;
@@ -99,13 +99,13 @@ static void *pool_main(void *arg) {
             pthread_mutex_unlock(&p->mu);
         }
         seen = g;
-        if (p->stop) break;
+        if (atomic_load(&p->stop)) break;
         run_claims(p, g);
     }
     return NULL;
 }
 
-/* Publishes generation gen + 1 (fn, ctx and stop already written) and wakes sleepers. */
+/* Publishes generation gen + 1 (fn and ctx, or stop, already written) and wakes sleepers. */
 static unsigned pool_publish(seer_pool *p) {
     unsigned g = atomic_load(&p->gen) + 1;
     atomic_store(&p->finished, 0);
@@ -145,7 +145,7 @@ static void pool_wait(seer_pool *p) {
 /* Stops and joins the first `started` workers, then frees the pool. */
 static void pool_stop(seer_pool *p, int started) {
     if (started > 0) {
-        p->stop = 1;
+        atomic_store(&p->stop, 1);
         pool_publish(p);
         pthread_mutex_lock(&p->mu);
         pthread_cond_broadcast(&p->wake);
@@ -174,6 +174,7 @@ seer_status seer_pool_init(int n_threads, seer_pool **out, seer_err *err) {
     atomic_init(&p->finished, 0);
     atomic_init(&p->caller_waiting, 0);
     atomic_init(&p->busy, 0);
+    atomic_init(&p->stop, 0);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
