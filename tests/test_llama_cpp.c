@@ -44,13 +44,22 @@ int main(void) {
         snprintf(out, sizeof(out), "%s", test_tmp("llama_cpp_out.txt"));
         CHECK_OK(seer_model_save(m, SEER_FORMAT_GGUF, gguf, dt[i], &err), &err);
         snprintf(cmd, sizeof(cmd), "%s -m %s -p '' -n 200 --temp 0 -no-cnv -t 2 >%s 2>/dev/null", exe, gguf, out);
-        int rc = system(cmd);
-        CHECK_MSG(rc == 0, "llama-completion failed on seer's %s GGUF (exit %d)", types[i], rc);
-        char *got;
-        size_t glen;
-        CHECK_OK(seer_read_file(out, &got, &glen, &err), &err);
+        char *got = NULL;
+        size_t glen = 0;
+        /* llama-completion now and then ends its output a few tokens early on a loaded machine
+         * (seen here 1 run in 6 at load 5, 0 in 12 when quiet): one retry tells such a run from a
+         * wrong file, which fails both times */
+        for (int attempt = 0; attempt < 2; attempt++) {
+            free(got);
+            got = NULL;
+            int rc = system(cmd);
+            CHECK_MSG(rc == 0, "llama-completion failed on seer's %s GGUF (exit %d)", types[i], rc);
+            CHECK_OK(seer_read_file(out, &got, &glen, &err), &err);
+            if (!got) break;
+            trim(got, &glen);
+            if (i != 0 || (glen == elen && memcmp(got, expect, elen) == 0)) break;
+        }
         if (!got) continue;
-        trim(got, &glen);
         if (i == 0)
             CHECK_MSG(glen == elen && memcmp(got, expect, elen) == 0, "llama.cpp on seer's f32 GGUF:\n%s\n--- expected ---\n%s",
                       got, expect);
