@@ -2,8 +2,8 @@
  * GEMM (n = 256) for each weight type at the shapes of the 15M and 110M Llama models, on 1 and
  * 2 threads, beside OpenBLAS's sgemm and the machine's plain read bandwidth.
  *
- * usage: bench_matmul [seconds per measurement, default 0.3] [only: model | shapes | attention |
- * 768x2048 ...]
+ * usage: bench_matmul [seconds per measurement, default 0.3] [only: bandwidth | model | shapes |
+ * attention | 768x2048 ...]
  * Decode "cold" cycles through copies of the weight totalling 256 MB, so weights come from
  * DRAM as in a real model; "hot" reuses one copy (cache-resident for small shapes). */
 #include <cblas.h>
@@ -266,7 +266,7 @@ int main(int argc, char **argv) {
         }
     }
     printf("SIMD level: %s; OpenBLAS: %s\n\n", seer_simd_name(seer_simd_level()), openblas_get_config());
-    if (!filter) bench_bandwidth(pools);
+    if (!filter || strcmp(filter, "bandwidth") == 0) bench_bandwidth(pools);
     if (!filter || strcmp(filter, "attention") == 0) bench_attention();
     if (!filter || strcmp(filter, "model") == 0) {
         printf("matmuls of whole models (upper bound on tokens/s; llama.cpp 2 threads, whole forward: 110M f32\n"

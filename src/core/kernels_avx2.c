@@ -453,6 +453,8 @@ static inline void micro_6x16(const float *wb, const float *xp, int64_t kc, floa
     }
 }
 
+/* As the AVX-512 GEMM: each block of MR weight rows is converted to f32 once per k chunk and
+ * swept against every packed group of 16 x rows. */
 static void gemm_avx2(const seer_mm *m, int64_t r0, int64_t r1) {
     const int64_t K = m->cols, KC = seer_gemm_kc(K), groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);

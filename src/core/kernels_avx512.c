@@ -639,6 +639,9 @@ static inline void tile_out(const seer_mm *m, const __m512 c[MR], int64_t x0, in
     }
 }
 
+/* For each block of MR weight rows and each k chunk: the rows are converted to f32 once (wb, an
+ * L1-sized buffer), then swept against every packed group of x rows, 32 at a time, each tile
+ * added into y. Weights are read once per call; x streams from L2. */
 static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
     const int64_t K = m->cols, KC = seer_gemm_kc(K), groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);

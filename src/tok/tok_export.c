@@ -64,6 +64,27 @@ static merge_row *gpt2_merges(const seer_tok *t, size_t *n) {
     return rows;
 }
 
+/* Merges are written as "a b" lines (GGUF's tokenizer.ggml.merges, merges.txt), which cannot
+ * hold an empty piece or one with a space, nor, in a text file, a line break; a vocabulary read
+ * from tokenizer.json's [a, b] pairs may have them. Refused here rather than written unreadable. */
+static seer_status check_merge_pieces(const seer_tok *t, const merge_row *rows, size_t n, int text_file,
+                                      seer_err *err) {
+    for (size_t i = 0; i < n; i++) {
+        const int32_t ids[2] = {rows[i].a, rows[i].b};
+        for (int k = 0; k < 2; k++) {
+            size_t len;
+            const char *p = tok_raw(t, ids[k], &len);
+            if (len > 0 && !memchr(p, ' ', len) && !(text_file && (memchr(p, '\n', len) || memchr(p, '\r', len))))
+                continue;
+            return seer_err_set(err, SEER_ERR_UNSUPPORTED,
+                                "tokenizer export: merge %zu uses token %d '%.*s', which an \"a b\" merge line cannot "
+                                "hold (empty, or with a space%s)",
+                                i, (int)ids[k], (int)(len < 60 ? len : 60), p, text_file ? " or line break" : "");
+        }
+    }
+    return SEER_OK;
+}
+
 /* "a b" for merge r (malloc'd). */
 static char *merge_line(const seer_tok *t, const merge_row *r, size_t *len) {
     size_t la, lb;
@@ -103,6 +124,12 @@ seer_status seer_tok_write_gguf(const seer_tok *t, struct seer_gguf_writer *w, s
             st = seer_err_set(err, SEER_ERR_NOMEM, "tokenizer export: out of memory");
             goto out;
         }
+        if (len > TOK_MAX_PIECE) { /* each space became 3 bytes of "▁": too long to read back */
+            st = seer_err_set(err, SEER_ERR_UNSUPPORTED,
+                              "tokenizer export: token %d is %zu bytes in GGUF form, over the %d-byte piece limit",
+                              (int)i, len, TOK_MAX_PIECE);
+            goto out;
+        }
         lens[i] = len;
         types[i] = t->types[i] ? t->types[i] : SEER_TOK_TYPE_NORMAL;
     }
@@ -114,6 +141,10 @@ seer_status seer_tok_write_gguf(const seer_tok *t, struct seer_gguf_writer *w, s
     if (!spm) {
         size_t nm;
         merge_row *rows = gpt2_merges(t, &nm);
+        if (rows && (st = check_merge_pieces(t, rows, nm, 0, err))) {
+            free(rows);
+            goto out;
+        }
         char **lines = rows ? calloc(nm + 1, sizeof(char *)) : NULL;
         uint64_t *ll = rows ? calloc(nm + 1, sizeof(uint64_t)) : NULL;
         int ok = rows && lines && ll;
@@ -200,6 +231,7 @@ static seer_status save_gpt2_hf(const seer_tok *t, const char *dir, seer_err *er
     size_t nm;
     rows = gpt2_merges(t, &nm);
     if (!rows) goto nomem;
+    if ((st = check_merge_pieces(t, rows, nm, 1, err))) goto out;
     if ((st = seer_awriter_open(&w, mpath, err))) goto out;
     seer_awriter_write(&w, "#version: 0.2\n", 14);
     for (size_t i = 0; i < nm; i++) {
