@@ -42,6 +42,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: bench_trace MODEL [reps]\n");
         return 2;
     }
+    seer_malloc_tune();
     int reps = argc > 2 ? atoi(argv[2]) : 9;
     if (reps < 1 || reps > 64) reps = 9;
     seer_err err;

@@ -186,6 +186,10 @@ void *seer_alloc_aligned(size_t n, size_t elem);
 /* ---- misc -------------------------------------------------------------------------------- */
 
 double seer_time_sec(void); /* monotonic */
+/* Process policy for programs (the CLI, a server, benchmarks), never called by the library:
+ * keeps large freed blocks in the heap instead of returning them to the kernel, so buffers
+ * made per request (trace results, scratch) are reused without fresh page faults. */
+void seer_malloc_tune(void);
 int seer_n_cores(void);
 
 /* Deterministic PRNG (xoshiro256**), seeded by splitmix64. */
