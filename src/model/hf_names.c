@@ -4,6 +4,7 @@
  * [out, in]. */
 #include "model_internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct hf_entry {
@@ -59,6 +60,17 @@ static const arch_names tables[SEER_ARCH_COUNT] = {
     [SEER_ARCH_GPT2] = {gpt2_global, gpt2_layer, N(gpt2_global), N(gpt2_layer), "h.", gpt2_ignored, N(gpt2_ignored)},
 };
 
+/* "<digits>." at s: the layer number (0..1e6) and the length consumed, or -1. strtol, unlike
+ * sscanf's %d, has defined behaviour on overflow, which names in a hostile file may cause. */
+static int parse_layer(const char *s, int *used) {
+    char *end;
+    if (*s < '0' || *s > '9') return -1;
+    long v = strtol(s, &end, 10);
+    if (*end != '.' || v > 1000000) return -1;
+    *used = (int)(end - s) + 1;
+    return (int)v;
+}
+
 int hf_name_to_gguf(seer_arch a, const char *hf, int n_layers, char *buf, size_t cap, hf_op *op) {
     const arch_names *t = &tables[a];
     if (a == SEER_ARCH_GPT2 && !strncmp(hf, "transformer.", 12)) hf += 12;
@@ -70,10 +82,8 @@ int hf_name_to_gguf(seer_arch a, const char *hf, int n_layers, char *buf, size_t
         return 1;
     }
     size_t pl = strlen(t->layer_prefix);
-    int layer, used = 0;
-    if (strncmp(hf, t->layer_prefix, pl) || sscanf(hf + pl, "%d.%n", &layer, &used) != 1 || used == 0 || layer < 0 ||
-        layer >= n_layers)
-        return -1;
+    int used = 0, layer = strncmp(hf, t->layer_prefix, pl) ? -1 : parse_layer(hf + pl, &used);
+    if (layer < 0 || layer >= n_layers) return -1;
     const char *rest = hf + pl + used;
     for (size_t i = 0; i < t->n_ignored; i++)
         if (!strcmp(rest, t->ignored[i])) return 0;
@@ -94,8 +104,9 @@ int hf_name_from_gguf(seer_arch a, const char *gguf, char *buf, size_t cap, hf_o
         *op = t->global[i].op;
         return 1;
     }
-    int layer, used = 0;
-    if (sscanf(gguf, "blk.%d.%n", &layer, &used) != 1 || used == 0) return -1;
+    int used = 0, layer = strncmp(gguf, "blk.", 4) ? -1 : parse_layer(gguf + 4, &used);
+    if (layer < 0) return -1;
+    used += 4;
     for (size_t i = 0; i < t->n_layer; i++) {
         if (strcmp(gguf + used, t->layer[i].gguf)) continue;
         snprintf(buf, cap, "%s%d.%s", t->layer_prefix, layer, t->layer[i].hf);
