@@ -63,3 +63,11 @@ void cli_json_str(FILE *f, const char *s, size_t len) {
     }
     fputc('"', f);
 }
+
+void cli_json_tok(const seer_tok *t, int32_t id) {
+    size_t n = 0;
+    const char *p = t ? seer_tok_piece(t, id, &n) : NULL;
+    printf("{\"id\": %d, \"piece\": ", id);
+    cli_json_str(stdout, p ? p : "", p ? n : 0);
+    printf("}");
+}

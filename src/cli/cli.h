@@ -22,6 +22,8 @@ void cli_error(const char *cmd, const seer_err *err);
 
 /* Prints a JSON string literal (escaped) to f. */
 void cli_json_str(FILE *f, const char *s, size_t len);
+/* Prints {"id": N, "piece": "..."} for a token to stdout (piece "" without a tokenizer). */
+void cli_json_tok(const seer_tok *t, int32_t id);
 
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);

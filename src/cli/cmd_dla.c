@@ -17,14 +17,6 @@ static void help(void) {
            "  --top N   print only the N largest components by magnitude (text output; default all)\n");
 }
 
-static void json_tok(const seer_tok *t, int32_t id) {
-    size_t n = 0;
-    const char *p = t ? seer_tok_piece(t, id, &n) : NULL;
-    printf("{\"id\": %d, \"piece\": ", id);
-    cli_json_str(stdout, p ? p : "", p ? n : 0);
-    printf("}");
-}
-
 static int by_magnitude(const void *x, const void *y) {
     double a = fabs(((const seer_dla_component *)x)->value), b = fabs(((const seer_dla_component *)y)->value);
     return a < b ? 1 : a > b ? -1 : 0;
@@ -85,11 +77,11 @@ int cmd_dla(int argc, char **argv) {
         printf("{\"prompt\": ");
         cli_json_str(stdout, prompt, strlen(prompt));
         printf(", \"pos\": %d, \"token\": ", r->pos);
-        json_tok(tok, ids[r->pos]);
+        cli_json_tok(tok, ids[r->pos]);
         printf(", \"a\": ");
-        json_tok(tok, r->tok_a);
+        cli_json_tok(tok, r->tok_a);
         printf(", \"b\": ");
-        json_tok(tok, r->tok_b);
+        cli_json_tok(tok, r->tok_b);
         printf(", \"logit_diff\": %.8g, \"total\": %.8g, \"scale\": %.8g, \"components\": [", r->logit_diff, r->total, r->scale);
         for (int32_t i = 0; i < r->n; i++) {
             const seer_dla_component *c = &r->c[i];

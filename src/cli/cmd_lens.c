@@ -15,14 +15,6 @@ static void help(void) {
            "                  text that encodes to one token without BOS (\"Lily\"), or a raw piece (\"▁Lily\")\n");
 }
 
-static void json_tok(const seer_tok *t, int32_t id) {
-    size_t n = 0;
-    const char *p = t ? seer_tok_piece(t, id, &n) : NULL;
-    printf("{\"id\": %d, \"piece\": ", id);
-    cli_json_str(stdout, p ? p : "", p ? n : 0);
-    printf("}");
-}
-
 int cmd_lens(int argc, char **argv) {
     const char *cmd = "lens", *model_path = NULL, *tok_path = NULL, *prompt = NULL, *target = NULL;
     long long pos = -1, k = 5, threads = 0;
@@ -76,12 +68,12 @@ int cmd_lens(int argc, char **argv) {
         printf(", \"tokens\": [");
         for (int32_t i = 0; i < n; i++) {
             fputs(i ? ", " : "", stdout);
-            json_tok(tok, ids[i]);
+            cli_json_tok(tok, ids[i]);
         }
         printf("], \"pos\": %d, \"token\": ", r->pos);
-        json_tok(tok, r->token);
+        cli_json_tok(tok, r->token);
         printf(", \"target\": ");
-        if (r->target >= 0) json_tok(tok, r->target);
+        if (r->target >= 0) cli_json_tok(tok, r->target);
         else printf("null");
         printf(", \"layers\": [");
         for (int32_t i = 0; i < r->n_rows; i++) {

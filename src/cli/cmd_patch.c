@@ -23,14 +23,6 @@ static void help(void) {
            "  --batch N   corrupted copies per forward (default: as many as ~64 MiB of scratch allows)\n");
 }
 
-static void json_tok(const seer_tok *t, int32_t id) {
-    size_t n = 0;
-    const char *p = t ? seer_tok_piece(t, id, &n) : NULL;
-    printf("{\"id\": %d, \"piece\": ", id);
-    cli_json_str(stdout, p ? p : "", p ? n : 0);
-    printf("}");
-}
-
 static void json_num(double v) {
     if (isfinite(v)) printf("%.6g", v);
     else printf("null");
@@ -158,15 +150,15 @@ int cmd_patch(int argc, char **argv) {
         printf("{\"clean\": {\"text\": ");
         cli_json_str(stdout, clean, strlen(clean));
         printf(", \"tokens\": [");
-        for (int32_t i = 0; i < nc; i++) fputs(i ? ", " : "", stdout), json_tok(tok, ic[i]);
+        for (int32_t i = 0; i < nc; i++) fputs(i ? ", " : "", stdout), cli_json_tok(tok, ic[i]);
         printf("]}, \"corrupt\": {\"text\": ");
         cli_json_str(stdout, corrupt, strlen(corrupt));
         printf(", \"tokens\": [");
-        for (int32_t i = 0; i < nx; i++) fputs(i ? ", " : "", stdout), json_tok(tok, ix[i]);
+        for (int32_t i = 0; i < nx; i++) fputs(i ? ", " : "", stdout), cli_json_tok(tok, ix[i]);
         printf("]}, \"metric\": \"%s\", \"a\": ", seer_patch_metric_name(r->metric));
-        json_tok(tok, r->tok_a);
+        cli_json_tok(tok, r->tok_a);
         printf(", \"b\": ");
-        if (r->metric == SEER_PATCH_LOGIT_DIFF) json_tok(tok, r->tok_b);
+        if (r->metric == SEER_PATCH_LOGIT_DIFF) cli_json_tok(tok, r->tok_b);
         else printf("null");
         printf(", \"clean_metric\": ");
         json_num(r->clean);
