@@ -37,15 +37,16 @@ shape_args() {
 results=$OUT/results.jsonl
 : > "$results"
 printf "%-6s %-6s %-5s | %10s %10s %10s | %9s %9s %9s | %6s %6s | %s\n" shape vocab type \
-  "seer pp" "llama pp" "torch pp" "seer tg" "llama tg" "torch tg" "pp x" "tg x" "RSS/(W+KV)"
+  "seer pp" "llama pp" "torch pp" "seer tg" "llama tg" "torch tg" "pp x" "tg x" "RSS/(W+KV): raw, over start, llama.cpp raw"
 for shape in $SHAPES; do for vocab in $VOCABS; do for type in $TYPES; do
   m=$MODELS/rand-$shape-v$vocab-$type.gguf
   [ -f "$m" ] || "$SEER" model random $(shape_args "$shape") --vocab "$vocab" --ctx 1024 --seed 1 --type "$type" "$m" 2>/dev/null
   /usr/bin/time -f "%M" -o "$OUT/rss.txt" "$SEER" bench -m "$m" -p 256 -n 128 -t "$THREADS" -r "$REPS" --json > "$OUT/seer.json"
   rss_kb=$(tail -1 "$OUT/rss.txt")
-  lp=null; lt=null; tp=null; tt=null
+  lp=null; lt=null; tp=null; tt=null; llama_rss_kb=0
   if [ $have_llama = 1 ]; then
-    "$LLAMA_BIN/llama-bench" -m "$m" -t "$THREADS" -p 256 -n 128 -r "$REPS" -o json > "$OUT/llama.json" 2>/dev/null || echo "[]" > "$OUT/llama.json"
+    /usr/bin/time -f "%M" -o "$OUT/llama_rss.txt" "$LLAMA_BIN/llama-bench" -m "$m" -t "$THREADS" -p 256 -n 128 -r "$REPS" -o json > "$OUT/llama.json" 2>/dev/null || echo "[]" > "$OUT/llama.json"
+    llama_rss_kb=$(tail -1 "$OUT/llama_rss.txt")
     read -r lp lt < <(python3 - "$OUT/llama.json" <<'PY'
 import json, sys
 try:
@@ -62,27 +63,30 @@ PY
     /usr/bin/python3 bench/torch_llama.py $(shape_args "$shape") --vocab "$vocab" -p 256 -n 128 -t "$THREADS" -r "$REPS" > "$OUT/torch.json"
     read -r tp tt < <(python3 -c "import json;d=json.load(open('$OUT/torch.json'));print(d['prefill_tok_s'],d['decode_tok_s'])")
   fi
-  python3 - "$OUT/seer.json" "$shape" "$vocab" "$type" "$lp" "$lt" "$tp" "$tt" "$rss_kb" >> "$results" <<'PY'
+  python3 - "$OUT/seer.json" "$shape" "$vocab" "$type" "$lp" "$lt" "$tp" "$tt" "$rss_kb" "$llama_rss_kb" >> "$results" <<'PY'
 import json, sys
 s = json.load(open(sys.argv[1]))
 f = lambda v: None if v == "null" else float(v)
 shape, vocab, typ, lp, lt, tp, tt, rss = sys.argv[2], int(sys.argv[3]), sys.argv[4], f(sys.argv[5]), f(sys.argv[6]), f(sys.argv[7]), f(sys.argv[8]), int(sys.argv[9])
-d = {"768": (768, 12), "288": (288, 6)}
-dim, layers = (288, 6) if shape == "15M" else (768, 12)
-kv = layers * 256 * dim * 2 * 4  # KV cache for 256 positions, f32
+# KV: what the context holds (bench sizes it for max(p, n) positions, f32); RSS "over start"
+# leaves out what the process had before loading the model (shared libraries, C runtime).
+wkv = s["weight_bytes"] + s["kv_bytes"]
 print(json.dumps({"shape": shape, "vocab": vocab, "type": typ, "seer_pp": s["prefill_tok_s"], "seer_tg": s["decode_tok_s"],
                   "llama_pp": lp, "llama_tg": lt, "torch_pp": tp, "torch_tg": tt, "peak_rss": rss * 1024,
-                  "weights_plus_kv": s["weight_bytes"] + kv, "threads": s["threads"]}))
+                  "rss_start": s["rss_start_bytes"], "llama_peak_rss": int(sys.argv[10]) * 1024 or None,
+                  "weights_plus_kv": wkv, "threads": s["threads"]}))
 PY
   python3 - "$results" <<'PY'
 import json, sys
 r = [json.loads(l) for l in open(sys.argv[1])][-1]
 g = lambda v: "-" if v is None else "%.1f" % v
 x = lambda a, b: "-" if b is None else "%.2f" % (a / b)
-print("%-6s %-6s %-5s | %10s %10s %10s | %9s %9s %9s | %6s %6s | %.2f" % (r["shape"], r["vocab"], r["type"],
+print("%-6s %-6s %-5s | %10s %10s %10s | %9s %9s %9s | %6s %6s | %.2f %.2f %s" % (r["shape"], r["vocab"], r["type"],
       g(r["seer_pp"]), g(r["llama_pp"]), g(r["torch_pp"]), g(r["seer_tg"]), g(r["llama_tg"]), g(r["torch_tg"]),
-      x(r["seer_pp"], r["llama_pp"]), x(r["seer_tg"], r["llama_tg"]), r["peak_rss"] / r["weights_plus_kv"]))
+      x(r["seer_pp"], r["llama_pp"]), x(r["seer_tg"], r["llama_tg"]), r["peak_rss"] / r["weights_plus_kv"],
+      (r["peak_rss"] - r["rss_start"]) / r["weights_plus_kv"],
+      "-" if not r["llama_peak_rss"] else "%.2f" % (r["llama_peak_rss"] / r["weights_plus_kv"])))
 PY
 done; done; done
 python3 -c "import json,sys; print(json.dumps([json.loads(l) for l in open('$results')], indent=1))" > "$OUT/results.json"
-echo "bench: results in $OUT/results.json (x = seer / llama.cpp; RSS ratio target <= 1.10)"
+echo "bench: results in $OUT/results.json (x = seer / llama.cpp; RSS ratio target <= 1.10; llama.cpp keeps its KV cache in f16, half of seer's f32)"

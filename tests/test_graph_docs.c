@@ -1,6 +1,8 @@
 /* Every JSON example in docs/intervention-graph.md loads and runs on stories260K, so the
  * documentation cannot drift from the parser. */
 #include "seer/hooks.h"
+#include "seer/sae.h"
+#include "seer/sae_hook.h"
 #include "seer/safetensors.h"
 #include "test.h"
 
@@ -32,6 +34,21 @@ int main(void) {
     seer_st_writer_add(w, "happy", SEER_DTYPE_F32, 1, shape, happy);
     CHECK_OK(seer_st_writer_write(w, stp, &err), &err);
     seer_st_writer_free(w);
+    /* the sae example reads sae_res2/ from the same folder: a random TopK SAE */
+    seer_graph_set_codec(seer_sae_hook_codec());
+    seer_sae_config sc = {.arch = SEER_SAE_TOPK, .d_in = 64, .d_sae = 128, .d_out = 64, .k = 8, .apply_b_dec_to_input = 1,
+                          .hook_in = "blocks.2.hook_resid_post", .hook_out = "blocks.2.hook_resid_post"};
+    seer_sae *sae = NULL;
+    CHECK_OK(seer_sae_init(&sc, &sae, &err), &err);
+    if (sae) {
+        seer_rng r;
+        seer_rng_seed(&r, 5);
+        for (int i = 0; i < 64 * 128; i++) sae->W_enc[i] = 0.2f * seer_rng_normal(&r), sae->W_dec[i] = 0.2f * seer_rng_normal(&r);
+        char sd[1100];
+        snprintf(sd, sizeof(sd), "%s/sae_res2", dir);
+        CHECK_OK(seer_sae_save(sae, SEER_SAE_FORMAT_SAELENS, sd, &err), &err);
+        seer_sae_free(sae);
+    }
 
     int n = 0;
     for (char *p = strstr(doc, "```json\n"); p; p = strstr(p, "```json\n")) {

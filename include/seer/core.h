@@ -46,12 +46,25 @@ seer_status seer_err_set(seer_err *err, seer_status code, const char *fmt, ...)
 seer_status seer_err_wrap(seer_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 const char *seer_status_name(seer_status s);
 
+#if defined(__clang_analyzer__) && !defined(SEER_ERR_IMPL)
+/* The static analyzer cannot see into err.c, so it would follow `return seer_err_set(...)` as if
+ * it might return SEER_OK and report null dereferences on failure paths. Under the analyzer only,
+ * both calls are wrapped to say what they guarantee: a failure code, never SEER_OK. */
+static inline seer_status seer_err_nonzero_(seer_status s) {
+    if (s == SEER_OK) __builtin_unreachable();
+    return s;
+}
+#define seer_err_set(...) seer_err_nonzero_(seer_err_set(__VA_ARGS__))
+#define seer_err_wrap(...) seer_err_nonzero_(seer_err_wrap(__VA_ARGS__))
+#endif
+
 /* Programmer invariants only (never for input a user or a file can cause): always on. */
 #define SEER_ASSERT(x)                                                                         \
     do {                                                                                       \
         if (!(x)) seer_assert_fail(__FILE__, __LINE__, #x);                                    \
     } while (0)
-_Noreturn void seer_assert_fail(const char *file, int line, const char *expr);
+/* _Noreturn for compilers; the GNU attribute as well because cppcheck only reads that one. */
+_Noreturn void seer_assert_fail(const char *file, int line, const char *expr) __attribute__((noreturn));
 
 /* Overflow-checked size arithmetic: return 0 on success, non-zero on overflow. */
 static inline int seer_mul_size(size_t a, size_t b, size_t *out) {
@@ -182,6 +195,17 @@ void *seer_arena_calloc(seer_arena *a, size_t n, size_t elem);
 
 /* 64-byte aligned heap allocation; free with free(). NULL on overflow. */
 void *seer_alloc_aligned(size_t n, size_t elem);
+
+/* ---- memory budget ----------------------------------------------------------------------- */
+
+/* The most memory one allocation sized from input (a KV cache, a model's weights, a tokenizer's
+ * tables) may take: $SEER_MEM_BUDGET in bytes (suffix K, M, G or T for binary units), else 3/4 of
+ * physical RAM. Loaders refuse larger declared sizes with a message instead of trying. */
+size_t seer_mem_budget(void);
+/* SEER_OK when `bytes` fits the budget; otherwise SEER_ERR_NOMEM naming `what` and both sizes,
+ * e.g. "context: KV cache for 4194304 positions needs 64.0 GiB, more than the memory budget
+ * (11.6 GiB; set SEER_MEM_BUDGET to change it)". */
+seer_status seer_mem_check(size_t bytes, const char *what, seer_err *err);
 
 /* ---- misc -------------------------------------------------------------------------------- */
 

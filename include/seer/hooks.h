@@ -46,6 +46,22 @@ typedef struct seer_graph_limits {
 } seer_graph_limits;
 seer_graph_limits seer_graph_default_limits(void);
 
+/* A dictionary the graph's "sae" operation encodes a hook's rows through and decodes them
+ * from. The hooks layer does not know SAEs (they live in a layer above it); the sae layer
+ * provides one (seer_sae_hook_codec() in seer/sae_hook.h) and programs install it at start-up.
+ * Without one, graphs that use "sae" are refused. */
+typedef struct seer_hook_codec {
+    /* Opens the dictionary at path for hook (rows of `width` values): *n_latents, *state. */
+    seer_status (*open)(const char *path, const seer_model *m, const char *hook, int64_t width, void **state,
+                        int64_t *n_latents, seer_err *err);
+    void (*close)(void *state);
+    /* x [n, width] -> z [n, n_latents]; z [n, n_latents] -> y [n, width]. */
+    seer_status (*encode)(void *state, const float *x, int64_t n, float *z, seer_err *err);
+    void (*decode)(void *state, const float *z, int64_t n, float *y);
+} seer_hook_codec;
+/* Process-wide; set it before loading graphs (not thread-safe against concurrent loads). */
+void seer_graph_set_codec(const seer_hook_codec *codec);
+
 typedef struct seer_graph seer_graph;
 
 /* Parses and validates the graph against the model (hooks, shapes, indices, references, order,

@@ -9,6 +9,21 @@ static void help(void) {
     printf("usage: seer bench -m MODEL [-p 256] [-n 128] [-t THREADS] [-r REPS] [--json]\n");
 }
 
+/* VmRSS or VmHWM of this process in bytes (0 when /proc is unavailable). */
+static size_t proc_status_kb(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f) return 0;
+    char line[256];
+    size_t kb = 0, n = strlen(key);
+    while (fgets(line, sizeof(line), f))
+        if (!strncmp(line, key, n) && line[n] == ':') {
+            kb = (size_t)strtoull(line + n + 1, NULL, 10);
+            break;
+        }
+    fclose(f);
+    return kb * 1024;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -45,6 +60,9 @@ int cmd_bench(int argc, char **argv) {
     float *logits = NULL;
     double *tp = NULL, *tg = NULL;
     int rc = 1;
+    /* the process before the model: libraries, the C runtime; the memory target concerns what
+     * the model adds to it */
+    size_t rss_start = proc_status_kb("VmRSS");
     if (seer_model_load(model_path, NULL, &m, &err)) goto fail;
     const seer_model_config *cfg = seer_model_get_config(m);
     long long need = np > ng ? np : ng;
@@ -95,9 +113,10 @@ int cmd_bench(int argc, char **argv) {
         printf("{\"model\": ");
         cli_json_str(stdout, model_path, strlen(model_path));
         printf(", \"prefill_tokens\": %lld, \"decode_tokens\": %lld, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, "
-               "\"threads\": %d, \"reps\": %lld, \"simd\": \"%s\", \"n_params\": %lld, \"weight_bytes\": %zu}\n",
+               "\"threads\": %d, \"reps\": %lld, \"simd\": \"%s\", \"n_params\": %lld, \"weight_bytes\": %zu, "
+               "\"kv_bytes\": %zu, \"rss_start_bytes\": %zu, \"rss_peak_bytes\": %zu}\n",
                np, ng, pp_med, tg_med, nth, reps, seer_simd_name(seer_simd_level()), (long long)seer_model_n_params(m),
-               seer_model_weight_bytes(m));
+               seer_model_weight_bytes(m), seer_ctx_kv_bytes(ctx), rss_start, proc_status_kb("VmHWM"));
     } else {
         printf("model %s: %.2f M params, %zu weight bytes, %d threads, %s\n", model_path,
                (double)seer_model_n_params(m) / 1e6, seer_model_weight_bytes(m), nth, seer_simd_name(seer_simd_level()));

@@ -1,7 +1,9 @@
 /* seer's command line: one table of subcommands, each in its own cmd_*.c file. */
 #include "cli.h"
+#include "seer/sae_hook.h"
 
 #include <string.h>
+
 
 static const struct {
     const char *name;
@@ -32,6 +34,7 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
     seer_malloc_tune();
+    seer_graph_set_codec(seer_sae_hook_codec()); /* graphs may run SAEs at hooks */
     if (argc < 2) {
         usage(stderr);
         return 2;

@@ -17,6 +17,7 @@ typedef enum graph_op {
     OP_PROJECT_ONTO,
     OP_CLAMP,
     OP_NOISE,
+    OP_SAE,
     OP_COUNT
 } graph_op;
 
@@ -42,6 +43,19 @@ typedef struct graph_tensor {
     int64_t shape[SEER_MAX_DIMS];
 } graph_tensor;
 
+/* A dictionary declared in inputs.saes, opened through the installed codec. */
+typedef struct graph_sae {
+    char *name;
+    char *path;
+    char *hook; /* the hook it was opened for (every node using it must name the same) */
+    const seer_hook_codec *codec;
+    void *state;
+    int64_t n_latents;
+} graph_sae;
+
+/* What an sae node does to the latents before decoding. */
+typedef enum graph_sae_edit { SAE_EDIT_NONE = 0, SAE_EDIT_ZERO, SAE_EDIT_SET, SAE_EDIT_ADD, SAE_EDIT_SCALE } graph_sae_edit;
+
 typedef struct graph_node {
     char *id;
     char *hook; /* as written */
@@ -62,6 +76,14 @@ typedef struct graph_node {
     int32_t *steps; /* generation steps (0 = prompt); NULL = every step */
     int32_t n_steps;
     int64_t per_row; /* elements a row selection covers (for value lengths) */
+    /* sae: the dictionary, an edit of some latents, whether the reconstruction error is added
+     * back (so only the edit changes the activation), whether the latents are saved */
+    const graph_sae *sae;
+    graph_sae_edit edit;
+    int32_t *latents; /* NULL: all latents */
+    int32_t n_latents;
+    float edit_value;
+    int keep_error, save_latents;
 } graph_node;
 
 typedef struct graph_metric {
@@ -86,6 +108,8 @@ struct seer_graph {
     char **prompt_text;
     graph_tensor *tensors;
     int32_t n_tensors;
+    graph_sae *saes;
+    int32_t n_saes;
     graph_node *nodes;
     int32_t n_nodes;
     int32_t *save_outputs; /* node indices written to the result */

@@ -10,10 +10,13 @@
 #include <string.h>
 
 static const char *const op_names[] = {"save", "set", "add", "scale", "zero", "mean_ablate", "patch",
-                                       "project_out", "project_onto", "clamp", "noise"};
+                                       "project_out", "project_onto", "clamp", "noise", "sae"};
 _Static_assert(OP_COUNT == sizeof(op_names) / sizeof(op_names[0]), "op_names covers graph_op");
 
 const char *graph_op_name(graph_op op) { return (unsigned)op < OP_COUNT ? op_names[op] : "unknown"; }
+
+static const seer_hook_codec *g_codec;
+void seer_graph_set_codec(const seer_hook_codec *codec) { g_codec = codec; }
 
 seer_graph_limits seer_graph_default_limits(void) {
     seer_graph_limits l = {.max_prompts = 256, .max_tokens = 4096, .max_nodes = 4096, .max_save_bytes = (int64_t)4 << 30,
@@ -138,7 +141,7 @@ static seer_status load_tensor(pctx *x, const cJSON *spec, const char *name, gra
             if (ns > SEER_MAX_DIMS || prod != n)
                 return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: shape does not match its %d numbers", what, n);
         }
-        *input_bytes += n * 4;
+        *input_bytes += (int64_t)n * 4;
         return SEER_OK;
     }
     if (!cJSON_IsString(file)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'file' must be a string", what);
@@ -162,7 +165,7 @@ static seer_status load_tensor(pctx *x, const cJSON *spec, const char *name, gra
                           tn ? "no such tensor in the file" : "the file holds several tensors: name one with 'tensor'");
     if (!st) {
         int64_t n = seer_tensor_nelem(src);
-        *input_bytes += n * 4;
+        *input_bytes += (int64_t)n * 4;
         if (*input_bytes > x->g->limits.max_input_bytes)
             st = seer_err_set(err, SEER_ERR_RANGE, "graph: %s: inputs exceed the limit of %lld bytes", what,
                               (long long)x->g->limits.max_input_bytes);
@@ -258,6 +261,86 @@ static void point_layout(const seer_model *m, const seer_graph *g, seer_hook_poi
     }
 }
 
+/* inputs.saes: name -> {"path": DIR}. Opened when the first node names them (the codec needs
+ * the hook). */
+static seer_status parse_saes(pctx *x, const cJSON *saes) {
+    seer_graph *g = x->g;
+    seer_err *err = x->err;
+    if (!cJSON_IsObject(saes)) return seer_err_set(err, SEER_ERR_INVALID, "graph: inputs.saes must be an object of name: {\"path\": DIR}");
+    g->saes = calloc((size_t)cJSON_GetArraySize(saes) + 1, sizeof(graph_sae));
+    if (!g->saes) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
+    for (const cJSON *e = saes->child; e; e = e->next) {
+        char what[200];
+        snprintf(what, sizeof(what), "input sae '%.100s'", e->string);
+        static const char *const fields[] = {"path", NULL};
+        if (!cJSON_IsObject(e)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: expected an object", what);
+        seer_status st = only_fields(e, what, fields, err);
+        if (st) return st;
+        for (int32_t k = 0; k < g->n_saes; k++)
+            if (!strcmp(g->saes[k].name, e->string)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s declared twice", what);
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(e, "path");
+        if (!cJSON_IsString(path) || !path->valuestring[0])
+            return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'path' must be a folder name", what);
+        if (!g->limits.allow_any_path && !path_is_safe(path->valuestring))
+            return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: path '%s' must be a relative path inside the graph's folder",
+                                what, path->valuestring);
+        graph_sae *d = &g->saes[g->n_saes++];
+        d->name = strdup(e->string);
+        d->path = (x->base_dir && path->valuestring[0] != '/') ? seer_path_join(x->base_dir, path->valuestring)
+                                                               : strdup(path->valuestring);
+        if (!d->name || !d->path) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
+    }
+    return SEER_OK;
+}
+
+static seer_status parse_sae_node(pctx *x, const cJSON *n, graph_node *node, const char *what, int64_t width) {
+    seer_graph *g = x->g;
+    seer_err *err = x->err;
+    seer_status st;
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(n, "sae");
+    if (!cJSON_IsString(name)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'sae' must name an entry of inputs.saes", what);
+    graph_sae *d = NULL;
+    for (int32_t k = 0; k < g->n_saes && !d; k++)
+        if (!strcmp(g->saes[k].name, name->valuestring)) d = &g->saes[k];
+    if (!d)
+        return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: sae '%.100s' is not declared in inputs.saes", what, name->valuestring);
+    if (!d->state) {
+        if (!g_codec)
+            return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: this program has no SAE support installed (seer_graph_set_codec)", what);
+        if ((st = g_codec->open(d->path, x->m, node->hook, width, &d->state, &d->n_latents, err)))
+            return seer_err_wrap(err, "graph: %s: ", what);
+        d->codec = g_codec;
+        if (!(d->hook = strdup(node->hook))) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
+    } else if (strcmp(d->hook, node->hook)) {
+        return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: sae '%s' belongs to %s, not %s", what, d->name, d->hook, node->hook);
+    }
+    node->sae = d;
+    const cJSON *ke = cJSON_GetObjectItemCaseSensitive(n, "keep_error"), *sl = cJSON_GetObjectItemCaseSensitive(n, "save_latents");
+    if ((ke && !cJSON_IsBool(ke)) || (sl && !cJSON_IsBool(sl)))
+        return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: keep_error and save_latents must be true or false", what);
+    node->keep_error = cJSON_IsTrue(ke);
+    node->save_latents = cJSON_IsTrue(sl);
+    const cJSON *edit = cJSON_GetObjectItemCaseSensitive(n, "edit");
+    if (!edit) return SEER_OK;
+    char ew[200];
+    snprintf(ew, sizeof(ew), "%s edit", what);
+    static const char *const fields[] = {"op", "latents", "value", NULL};
+    if (!cJSON_IsObject(edit)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: expected an object", ew);
+    if ((st = only_fields(edit, ew, fields, err))) return st;
+    const cJSON *op = cJSON_GetObjectItemCaseSensitive(edit, "op");
+    static const char *const ops[] = {"zero", "set", "add", "scale"};
+    for (int k = 0; k < 4 && cJSON_IsString(op); k++)
+        if (!strcmp(op->valuestring, ops[k])) node->edit = (graph_sae_edit)(SAE_EDIT_ZERO + k);
+    if (node->edit == SAE_EDIT_NONE) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'op' must be zero, set, add or scale", ew);
+    if ((st = int_list(cJSON_GetObjectItemCaseSensitive(edit, "latents"), ew, 0, (double)d->n_latents - 1, &node->latents,
+                       &node->n_latents, err)))
+        return st;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(edit, "value");
+    if ((node->edit == SAE_EDIT_ZERO) != !v)
+        return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: %s", ew, v ? "zero takes no value" : "set, add and scale need 'value'");
+    return get_float(edit, "value", ew, 0, &node->edit_value, err);
+}
+
 static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
     seer_graph *g = x->g;
     seer_err *err = x->err;
@@ -280,7 +363,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         if (!strcmp(op->valuestring, op_names[k])) node->op = (graph_op)k;
     if (node->op == OP_COUNT)
         return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: unknown op '%.60s' (save, set, add, scale, zero, mean_ablate, "
-                            "patch, project_out, project_onto, clamp, noise)", what, op->valuestring);
+                            "patch, project_out, project_onto, clamp, noise, sae)", what, op->valuestring);
     static const char *const common[] = {"id", "op", "hook", "select", "steps"};
     static const char *const extra[OP_COUNT][5] = {
         [OP_SAVE] = {NULL},
@@ -294,6 +377,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         [OP_PROJECT_ONTO] = {"tensor", "value", NULL},
         [OP_CLAMP] = {"min", "max", NULL},
         [OP_NOISE] = {"scale", "dist", "relative", "seed", NULL},
+        [OP_SAE] = {"sae", "edit", "keep_error", "save_latents", NULL},
     };
     const char *allowed[12];
     int na = 0;
@@ -308,7 +392,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
     }
     if (!cJSON_IsString(hook)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'hook' must be a string", what);
     node->hook = strdup(hook->valuestring);
-    if ((st = seer_hook_parse(x->m, hook->valuestring, &node->point, &node->layer, err))) return seer_err_wrap(err, "graph: %s: ", what);
+    if (seer_hook_parse(x->m, hook->valuestring, &node->point, &node->layer, err) != SEER_OK) return seer_err_wrap(err, "graph: %s: ", what);
     node->order = graph_hook_order(x->m, node->point, node->layer);
 
     int64_t heads, hw;
@@ -329,6 +413,8 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         if (!cJSON_IsObject(sel)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: expected an object", sw);
         if ((st = only_fields(sel, sw, sf, err))) return st;
         if (node->op == OP_SAVE) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: save takes no selector (it saves the whole hook)", what);
+        if (node->op == OP_SAE && (cJSON_GetObjectItemCaseSensitive(sel, "head") || cJSON_GetObjectItemCaseSensitive(sel, "index")))
+            return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: sae encodes whole rows: select batch and pos only", what);
         snprintf(sw, sizeof(sw), "%s select.batch", what);
         if ((st = int_list(cJSON_GetObjectItemCaseSensitive(sel, "batch"), sw, 0, g->n_prompts - 1, &node->sel.batch,
                            &node->sel.n_batch, err)))
@@ -475,6 +561,9 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         node->seed = seed ? (uint64_t)seed->valuedouble : 0;
         break;
     }
+    case OP_SAE:
+        if ((st = parse_sae_node(x, n, node, what, heads * hw))) return st;
+        break;
     default: break;
     }
     return SEER_OK;
@@ -637,7 +726,7 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
         st = seer_err_set(err, SEER_ERR_INVALID, "graph: 'inputs' (an object with 'prompts') is required");
         goto out;
     }
-    static const char *const inf[] = {"prompts", "tensors", NULL};
+    static const char *const inf[] = {"prompts", "tensors", "saes", NULL};
     if ((st = only_fields(inputs, "inputs", inf, err))) goto out;
     if ((st = parse_prompts(&x, cJSON_GetObjectItemCaseSensitive(inputs, "prompts")))) goto out;
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(root, "generate");
@@ -666,6 +755,8 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
             if (st) goto out;
         }
     }
+    const cJSON *saes = cJSON_GetObjectItemCaseSensitive(inputs, "saes");
+    if (saes && (st = parse_saes(&x, saes))) goto out;
     if (nodes && !cJSON_IsArray(nodes)) {
         st = seer_err_set(err, SEER_ERR_INVALID, "graph: 'nodes' must be a list");
         goto out;
@@ -703,6 +794,10 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
     for (int32_t i = 0; i < g->n_prompts; i++) tmax = g->prompt_len[i] > tmax ? g->prompt_len[i] : tmax;
     double bytes = 0;
     for (int k = 0; k < g->n_nodes; k++) {
+        if (g->nodes[k].op == OP_SAE && g->nodes[k].save_latents) {
+            bytes += 4.0 * g->n_prompts * (tmax + g->gen.steps) * (double)g->nodes[k].sae->n_latents * (g->gen.steps ? 2 : 1);
+            continue;
+        }
         if (g->nodes[k].op != OP_SAVE) continue;
         int64_t shape[4];
         int nd = seer_hook_shape(m, g->nodes[k].point, g->n_prompts, tmax + g->gen.steps, shape);
@@ -740,7 +835,14 @@ void seer_graph_free(seer_graph *g) {
         graph_node *n = &g->nodes[i];
         free(n->id), free(n->hook), free(n->inline_buf), free(n->steps);
         free(n->sel.batch), free(n->sel.pos), free(n->sel.head), free(n->sel.index);
+        free(n->latents);
     }
+    for (int32_t i = 0; i < g->n_saes; i++) {
+        graph_sae *d = &g->saes[i];
+        if (d->state) d->codec->close(d->state);
+        free(d->name), free(d->path), free(d->hook);
+    }
+    free(g->saes);
     free(g->nodes);
     free(g->save_outputs);
     for (int32_t i = 0; i < g->n_metrics; i++) free(g->metrics[i].name);

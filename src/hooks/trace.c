@@ -150,6 +150,79 @@ static const float *source_row(trace_state *s, const graph_node *n, const seer_t
     return NULL;
 }
 
+/* sae: the selected rows, gathered, go through the dictionary in one batch: encode, save the
+ * latents, edit them, decode; with keep_error the part the dictionary misses is added back, so
+ * an empty edit leaves the activation as it was. */
+static void do_sae(trace_state *s, int ni, const graph_node *n, const seer_tap_event *ev) {
+    const graph_sae *d = n->sae;
+    int64_t W = ev->width, L = d->n_latents, k = 0;
+    int64_t *rows = malloc((size_t)ev->n_rows * sizeof(int64_t));
+    float *x = NULL, *z = NULL, *y = NULL, *rec = NULL;
+    if (!rows) goto oom;
+    for (int64_t r = 0; r < ev->n_rows; r++) {
+        int64_t ti = ev->row_token ? ev->row_token[r] : r;
+        if (iv_row_selected(n, s->row_b[ti], s->row_pos[ti], s->cur_len[s->row_b[ti]])) rows[k++] = r;
+    }
+    if (!k) goto done;
+    x = malloc((size_t)(k * W) * sizeof(float));
+    y = malloc((size_t)(k * W) * sizeof(float));
+    z = malloc((size_t)(k * L) * sizeof(float));
+    if (n->keep_error) rec = malloc((size_t)(k * W) * sizeof(float));
+    if (!x || !y || !z || (n->keep_error && !rec)) goto oom;
+    for (int64_t i = 0; i < k; i++) memcpy(x + i * W, ev->data + rows[i] * ev->row_stride, (size_t)W * sizeof(float));
+    if ((s->st = d->codec->encode(d->state, x, k, z, s->err))) goto done;
+    if (n->save_latents) {
+        int32_t T = s->step == 0 ? s->tmax : 1;
+        if (!s->save_buf[ni]) {
+            int64_t shape[3] = {s->g->n_prompts, T, L};
+            char name[300];
+            if (s->step == 0) snprintf(name, sizeof(name), "%s", n->id);
+            else snprintf(name, sizeof(name), "%s@%d", n->id, s->step);
+            if ((s->st = res_add(s->res, name, 3, shape, &s->save_buf[ni], s->err))) goto done;
+        }
+        for (int64_t i = 0; i < k; i++) {
+            int64_t ti = ev->row_token ? ev->row_token[rows[i]] : rows[i];
+            int32_t b = s->row_b[ti], qpos = s->step == 0 ? s->row_pos[ti] : 0;
+            memcpy(s->save_buf[ni] + ((int64_t)b * T + qpos) * L, z + i * L, (size_t)L * sizeof(float));
+        }
+    }
+    if (rec) d->codec->decode(d->state, z, k, rec);
+    if (n->edit != SAE_EDIT_NONE) {
+        int64_t nl = n->latents ? n->n_latents : L;
+        for (int64_t i = 0; i < k; i++) {
+            float *zi = z + i * L;
+            for (int64_t j = 0; j < nl; j++) {
+                float *v = &zi[n->latents ? n->latents[j] : j];
+                switch (n->edit) {
+                case SAE_EDIT_ZERO: *v = 0; break;
+                case SAE_EDIT_SET: *v = n->edit_value; break;
+                case SAE_EDIT_ADD: *v += n->edit_value; break;
+                case SAE_EDIT_SCALE: *v *= n->edit_value; break;
+                default: break;
+                }
+            }
+        }
+    }
+    d->codec->decode(d->state, z, k, y);
+    for (int64_t i = 0; i < k; i++) {
+        float *row = ev->data + rows[i] * ev->row_stride;
+        const float *yi = y + i * W;
+        if (rec) {
+            const float *xi = x + i * W, *ri = rec + i * W;
+            /* x + (edited - unedited): exactly x when the edit changes nothing */
+            for (int64_t j = 0; j < W; j++) row[j] = xi[j] + (yi[j] - ri[j]);
+        } else {
+            memcpy(row, yi, (size_t)W * sizeof(float));
+        }
+    }
+    goto done;
+oom:
+    s->st = seer_err_set(s->err, SEER_ERR_NOMEM, "trace: node '%s': out of memory for %lld rows x %lld latents", n->id,
+                         (long long)ev->n_rows, (long long)L);
+done:
+    free(rows), free(x), free(y), free(z), free(rec);
+}
+
 static int step_active(const graph_node *n, int32_t step) {
     if (!n->n_steps) return 1;
     for (int32_t i = 0; i < n->n_steps; i++)
@@ -181,8 +254,9 @@ static void on_tap(void *ud, const seer_tap_event *ev) {
     for (int32_t ni = 0; ni < s->g->n_nodes; ni++) {
         const graph_node *n = &s->g->nodes[ni];
         if (n->point != ev->point || n->layer != ev->layer || !step_active(n, s->step)) continue;
-        if (n->op == OP_SAVE) {
-            do_save(s, ni, n, ev);
+        if (n->op == OP_SAVE || n->op == OP_SAE) {
+            if (n->op == OP_SAVE) do_save(s, ni, n, ev);
+            else do_sae(s, ni, n, ev);
             if (s->st) break;
             continue;
         }
@@ -218,11 +292,12 @@ static void on_tap(void *ud, const seer_tap_event *ev) {
 }
 
 static double log_softmax_at(const float *l, int32_t V, int32_t id) {
-    float mx = l[0];
-    for (int32_t k = 1; k < V; k++) mx = l[k] > mx ? l[k] : mx;
-    double z = 0;
-    for (int32_t k = 0; k < V; k++) z += exp((double)(l[k] - mx));
-    return (double)(l[id] - mx) - log(z);
+    int32_t am = 0;
+    for (int32_t k = 1; k < V; k++) am = l[k] > l[am] ? k : am;
+    double z = 1.0; /* exp(0) for the largest logit, so the log below is of a number >= 1 */
+    for (int32_t k = 0; k < V; k++)
+        if (k != am) z += exp((double)(l[k] - l[am]));
+    return (double)(l[id] - l[am]) - log(z);
 }
 
 seer_status seer_trace_run(const seer_model *m, const seer_graph *g, int n_threads, seer_trace_result **out, seer_err *err) {
@@ -257,6 +332,7 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
         total += g->prompt_len[b];
         tmax = g->prompt_len[b] > tmax ? g->prompt_len[b] : tmax;
     }
+    SEER_ASSERT(B > 0 && total > 0); /* the graph parser refuses empty prompt lists and prompts */
     seer_ctx_params need = seer_trace_ctx_params(g);
     if (seer_ctx_n_ctx(ctx) < need.n_ctx || seer_ctx_n_seq(ctx) < need.n_seq || seer_ctx_n_batch(ctx) < need.n_batch)
         return seer_err_set(err, SEER_ERR_RANGE, "trace: the context holds %d sequences of %d positions in batches of %d; "
@@ -341,6 +417,7 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
         const graph_metric *mt = &g->metrics[k];
         int32_t base = 0;
         for (int32_t b = 0; b < B; b++) {
+            SEER_ASSERT(base + g->prompt_len[b] <= total); /* rows of prompt b lie in the batch */
             double v = 0;
             if (mt->kind == 3) {
                 for (int32_t p = 0; p + 1 < g->prompt_len[b]; p++)
@@ -377,6 +454,7 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
         }
         int32_t base = 0;
         for (int32_t b = 0; b < B; b++) {
+            SEER_ASSERT(base + g->prompt_len[b] <= total);
             last_row[b] = out_of_row[base + g->prompt_len[b] - 1];
             base += g->prompt_len[b];
         }

@@ -12,6 +12,9 @@ seer_ctx_params seer_ctx_default_params(void) {
     return p;
 }
 
+/* Positions a context gets when the caller does not ask for a number (see seer_ctx_init). */
+#define SEER_CTX_DEFAULT_MAX 4096
+
 static int64_t kv_dim(const seer_model_config *c) { return (int64_t)c->n_kv_heads * c->d_head; }
 
 seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ctx **out, seer_err *err) {
@@ -20,7 +23,9 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
     seer_ctx *c = calloc(1, sizeof(*c));
     if (!c) return seer_err_set(err, SEER_ERR_NOMEM, "context: out of memory");
     c->m = m;
-    c->n_ctx = p->n_ctx > 0 ? p->n_ctx : cfg->n_ctx;
+    /* A file's n_ctx is only a claim (2^22 would size gigabytes of cache): without an explicit
+     * request, take at most SEER_CTX_DEFAULT_MAX positions. */
+    c->n_ctx = p->n_ctx > 0 ? p->n_ctx : cfg->n_ctx < SEER_CTX_DEFAULT_MAX ? cfg->n_ctx : SEER_CTX_DEFAULT_MAX;
     c->n_seq = p->n_seq > 0 ? p->n_seq : 1;
     c->n_batch = p->n_batch > 0 ? p->n_batch : 512;
     seer_status st = SEER_OK;
@@ -45,6 +50,14 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
         st = seer_err_set(err, SEER_ERR_NOMEM, "context: KV cache size overflows");
         goto out_free;
     }
+    /* Both caches and the RoPE tables, checked before anything that size is asked for. */
+    size_t need, rope;
+    char what[128];
+    snprintf(what, sizeof(what), "context: KV cache for %d positions x %d sequences", c->n_ctx, c->n_seq);
+    if (seer_mul_size(kv_elems, 2 * sizeof(float), &need) ||
+        seer_mul_size((size_t)c->n_ctx, (size_t)cfg->d_head * sizeof(float), &rope) || seer_add_size(need, rope, &need))
+        need = SIZE_MAX;
+    if ((st = seer_mem_check(need, what, err))) goto out_free;
     c->k_cache = seer_alloc_aligned(kv_elems, sizeof(float));
     c->v_cache = seer_alloc_aligned(kv_elems, sizeof(float));
     c->seq_len = calloc((size_t)c->n_seq, sizeof(int32_t));
@@ -77,22 +90,37 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
         if (w > c->work_size) c->work_size = w;
     }
     size_t floats = nb * (d * 4 + qw + 2 * (size_t)kv_dim(cfg) + 2 * h) + (size_t)nth * (size_t)c->n_ctx;
-    size_t bytes = floats * sizeof(float) + c->work_size + nb * sizeof(int32_t) + 64 * 16;
+    /* + up to 64 bytes of alignment padding for each of the 16 pieces carved below */
+    size_t bytes = floats * sizeof(float) + c->work_size + nb * sizeof(int32_t) + 16 * (size_t)64;
+    if ((st = seer_mem_check(bytes, "context: scratch for a batch", err))) goto out_free;
     if ((st = seer_arena_init(&c->arena, bytes, err))) goto out_free;
     seer_arena *a = &c->arena;
-    c->x = seer_arena_calloc(a, nb * d, sizeof(float));
-    c->xb = seer_arena_calloc(a, nb * d, sizeof(float));
-    c->att_out = seer_arena_calloc(a, nb * d, sizeof(float));
-    c->q = seer_arena_calloc(a, nb * qw, sizeof(float));
-    c->k = seer_arena_calloc(a, nb * (size_t)kv_dim(cfg), sizeof(float));
-    c->v = seer_arena_calloc(a, nb * (size_t)kv_dim(cfg), sizeof(float));
-    c->hb = seer_arena_calloc(a, nb * h, sizeof(float));
-    c->hb2 = seer_arena_calloc(a, nb * h, sizeof(float));
-    c->att_scores = seer_arena_calloc(a, (size_t)nth * (size_t)c->n_ctx, sizeof(float));
+    /* Not zeroed: every row is written before it is read, and untouched pages cost no memory. */
+    c->x = seer_arena_alloc(a, nb * d * sizeof(float));
+    c->xb = seer_arena_alloc(a, nb * d * sizeof(float));
+    c->att_out = seer_arena_alloc(a, nb * d * sizeof(float));
+    c->q = seer_arena_alloc(a, nb * qw * sizeof(float));
+    c->k = seer_arena_alloc(a, nb * (size_t)kv_dim(cfg) * sizeof(float));
+    c->v = seer_arena_alloc(a, nb * (size_t)kv_dim(cfg) * sizeof(float));
+    c->hb = seer_arena_alloc(a, nb * h * sizeof(float));
+    c->hb2 = seer_arena_alloc(a, nb * h * sizeof(float));
+    c->att_scores = seer_arena_alloc(a, (size_t)nth * (size_t)c->n_ctx * sizeof(float));
     c->work = c->work_size ? seer_arena_alloc(a, c->work_size) : NULL;
-    c->tmp = seer_arena_calloc(a, nb * d, sizeof(float));
-    c->out_rows = seer_arena_calloc(a, nb, sizeof(int32_t));
+    c->tmp = seer_arena_alloc(a, nb * d * sizeof(float));
+    c->out_rows = seer_arena_alloc(a, nb * sizeof(int32_t));
     SEER_ASSERT(c->out_rows != NULL);
+
+    /* Slices: scratch within ~5 % of weights + KV, but never below 32 tokens (smaller slices
+     * would re-read the weights too often for the GEMM to stay compute-bound). */
+    size_t per_token = bytes / nb, budget = (seer_model_weight_bytes(m) + kv_elems * 2 * sizeof(float)) / 20;
+    size_t u = budget / (per_token ? per_token : 1);
+    u = u < 32 ? 32 : u & ~(size_t)15;
+    c->n_ubatch = u >= nb ? c->n_batch : (int32_t)u;
+    c->no_logits = calloc((size_t)c->n_ubatch, 1);
+    if (!c->no_logits) {
+        st = seer_err_set(err, SEER_ERR_NOMEM, "context: out of memory");
+        goto out_free;
+    }
     c->tap_mask = calloc((size_t)cfg->n_layers + 1, sizeof(uint32_t));
     if (!c->tap_mask) {
         st = seer_err_set(err, SEER_ERR_NOMEM, "context: out of memory");
@@ -115,6 +143,7 @@ void seer_ctx_free(seer_ctx *c) {
     free(c->rope_sin);
     free(c->tap_mask);
     free(c->att_buf);
+    free(c->no_logits);
     seer_arena_free(&c->arena);
     free(c);
 }
@@ -398,7 +427,36 @@ static void final_norm_row(seer_ctx *c, int64_t j, void *ud) {
     seer_arch_get(c->m->cfg.arch)->final_norm(c->m, c->xb + j * d, c->x + (int64_t)c->out_rows[j] * d);
 }
 
+static int ctx_any_tap(const seer_ctx *c) {
+    if (!c->tap_fn) return 0;
+    for (int l = 0; l <= c->m->cfg.n_layers; l++)
+        if (c->tap_mask[l]) return 1;
+    return 0;
+}
+
+static seer_status decode_batch(seer_ctx *c, const seer_batch *b, float *logits, seer_err *err);
+
 seer_status seer_ctx_decode(seer_ctx *c, const seer_batch *b, float *logits, seer_err *err) {
+    /* Taps see the whole batch at once, so only untapped batches are sliced. */
+    if (b->n <= c->n_ubatch || ctx_any_tap(c)) return decode_batch(c, b, logits, err);
+    int32_t n_out = 0;
+    seer_status st = check_batch(c, b, &n_out, err); /* all or nothing: validate before the first slice */
+    if (st) return st;
+    int64_t V = c->m->cfg.n_vocab;
+    for (int32_t i0 = 0; i0 < b->n; i0 += c->n_ubatch) {
+        int32_t len = b->n - i0 < c->n_ubatch ? b->n - i0 : c->n_ubatch;
+        int last = i0 + len == b->n;
+        seer_batch s = {.n = len, .tokens = b->tokens + i0, .pos = b->pos + i0, .seq = b->seq ? b->seq + i0 : NULL,
+                        .want_logits = b->want_logits ? b->want_logits + i0 : (last ? NULL : c->no_logits)};
+        int32_t k = 0;
+        for (int32_t i = 0; i < len; i++) k += s.want_logits ? s.want_logits[i] != 0 : i == len - 1;
+        if ((st = decode_batch(c, &s, logits, err))) return st;
+        if (logits) logits += (int64_t)k * V;
+    }
+    return SEER_OK;
+}
+
+static seer_status decode_batch(seer_ctx *c, const seer_batch *b, float *logits, seer_err *err) {
     int32_t n_out = 0;
     seer_status st = check_batch(c, b, &n_out, err);
     if (st) return st;

@@ -72,6 +72,10 @@ struct seer_ctx {
     const seer_model *m;
     seer_pool *pool;
     int32_t n_ctx, n_seq, n_batch;
+    /* Untapped batches run in slices of n_ubatch tokens so the scratch they touch stays a small
+     * fraction of the weights (pages of the n_batch scratch past the slice are never touched). */
+    int32_t n_ubatch;
+    uint8_t *no_logits; /* (n_ubatch) zeros: want_logits for slices before the last */
     int32_t *seq_len; /* [n_seq] */
 
     float *k_cache, *v_cache; /* [L][n_seq][n_ctx][kv_dim] */
