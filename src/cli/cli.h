@@ -28,6 +28,7 @@ void cli_json_tok(const seer_tok *t, int32_t id);
 int cmd_generate(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_perplexity(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

@@ -4,7 +4,6 @@
 
 #include <string.h>
 
-
 static const struct {
     const char *name;
     int (*fn)(int argc, char **argv);
@@ -23,6 +22,7 @@ static const struct {
     {"patch", cmd_patch, "activation patching sweep from a clean into a corrupted prompt (table, JSON, SVG)"},
     {"diff", cmd_diff, "compare two models' activations at every shared hook point"},
     {"sae", cmd_sae, "train and evaluate sparse autoencoders and transcoders (SAELens, sparsify files)"},
+    {"tokenizer", cmd_tokenizer, "train a SentencePiece-style BPE tokenizer on text files"},
 };
 
 static void usage(FILE *f) {
