@@ -310,9 +310,8 @@ void ctx_project_add(seer_ctx *c, float *x, const float *in, int64_t n, const se
 
 /* ---- taps ---- */
 
-void ctx_tap(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width, int64_t stride,
-             int32_t heads) {
-    if (!ctx_tapped(c, p, layer)) return;
+void ctx_tap_visit(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width, int64_t stride,
+                   int32_t heads) {
     seer_tap_event ev = {.point = p, .layer = layer, .data = data, .n_rows = rows, .width = width,
                          .row_stride = stride, .n_heads = heads, .head_width = (int32_t)(width / heads),
                          .batch = c->batch, .row_token = NULL};

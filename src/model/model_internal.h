@@ -109,12 +109,21 @@ struct seer_ctx {
 };
 
 static inline int ctx_tapped(const seer_ctx *c, seer_hook_point p, int layer) {
+#ifdef SEER_NO_TAPS /* the bench's reference build: what an idle hook point costs */
+    (void)c, (void)p, (void)layer;
+    return 0;
+#else
     return c->tap_fn && ((c->tap_mask[layer + 1] >> p) & 1u);
+#endif
 }
-/* Visits point p of layer (or -1) if it is enabled: rows of width floats, stride apart, as
- * heads blocks of head_width. */
-void ctx_tap(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width, int64_t stride,
-             int32_t heads);
+/* Visits point p of layer (or -1): rows of width floats, stride apart, as heads blocks. */
+void ctx_tap_visit(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width, int64_t stride,
+                   int32_t heads);
+/* The same if the point is enabled; inline, so an idle hook point costs one test. */
+static inline void ctx_tap(seer_ctx *c, seer_hook_point p, int layer, float *data, int64_t rows, int64_t width,
+                           int64_t stride, int32_t heads) {
+    if (ctx_tapped(c, p, layer)) ctx_tap_visit(c, p, layer, data, rows, width, stride, heads);
+}
 
 /* Architecture table: adding an architecture means adding a file that fills one of these. */
 typedef struct seer_arch_ops {
