@@ -90,3 +90,13 @@ PY
 done; done; done
 python3 -c "import json,sys; print(json.dumps([json.loads(l) for l in open('$results')], indent=1))" > "$OUT/results.json"
 echo "bench: results in $OUT/results.json (x = seer / llama.cpp; RSS ratio target <= 1.10; llama.cpp keeps its KV cache in f16, half of seer's f32)"
+
+# Hooks: a trace saving 10 hook points against a plain forward, set-up and per-operation costs,
+# and what idle hook points cost (against a build with them compiled out).
+M15=$MODELS/rand-15M-v512-f32.gguf
+if [ -f "$M15" ]; then
+  echo "bench: trace overheads on $M15"
+  "$BUILD/bench_trace" "$M15" | tee "$OUT/trace.json"
+  echo "bench: idle hook points (normal / compiled out; target >= 0.99)"
+  bench/hooks_idle.sh "$BUILD" "$M15" | tee "$OUT/hooks_idle.json"
+fi

@@ -275,6 +275,22 @@ int main(void) {
         const char *j2 = "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"f\": {\"file\": \"../secret.safetensors\"}}}}";
         CHECK_FAILS(seer_graph_load(M, j2, strlen(j2), NULL, &lim, &g, &err), &err, "must be a relative path");
     }
+    /* outputs.save picks what is returned; an unlisted save still feeds "from" */
+    {
+        seer_trace_result *r = run_graph(
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
+            "{\"id\": \"src\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"save\"},"
+            "{\"id\": \"cp\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"set\", \"from\": \"src\"},"
+            "{\"id\": \"out\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}],"
+            " \"outputs\": {\"save\": [\"out\"]}}");
+        CHECK(r && seer_trace_result_n_tensors(r) == 1 && seer_trace_result_find(r, "src") == NULL);
+        seer_trace_result *all = run_graph(
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
+            "{\"id\": \"src\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"save\"}]}");
+        const seer_tensor *o = r ? seer_trace_result_find(r, "out") : NULL, *sv = all ? seer_trace_result_find(all, "src") : NULL;
+        CHECK(o && sv && o->nbytes == sv->nbytes && memcmp(o->data, sv->data, o->nbytes) == 0);
+        seer_trace_result_free(r), seer_trace_result_free(all);
+    }
     seer_trace_result_free(both), seer_trace_result_free(a), seer_trace_result_free(b);
     seer_trace_result_free(same), seer_trace_result_free(pat), seer_trace_result_free(pd);
     seer_trace_result_free(n1), seer_trace_result_free(n2), seer_trace_result_free(n3);

@@ -31,6 +31,8 @@ typedef struct trace_state {
     const seer_model *m;
     const seer_graph *g;
     seer_trace_result *res;
+    seer_trace_result *hidden; /* saves not listed in outputs.save: kept for "from", not returned */
+    uint8_t *is_output;        /* per node */
     int32_t step;
     int32_t tmax, tcap; /* longest prompt; positions the context holds */
     const int32_t *row_b, *row_pos;
@@ -94,7 +96,8 @@ static void do_save(trace_state *s, int ni, const graph_node *n, const seer_tap_
         char name[300];
         if (s->step == 0) snprintf(name, sizeof(name), "%s", n->id);
         else snprintf(name, sizeof(name), "%s@%d", n->id, s->step);
-        if ((s->st = res_add(s->res, name, nd, shape, &s->save_buf[ni], s->err))) return;
+        seer_trace_result *dst = s->is_output[ni] ? s->res : s->hidden;
+        if ((s->st = res_add(dst, name, nd, shape, &s->save_buf[ni], s->err))) return;
     }
     for (int64_t r = 0; r < ev->n_rows; r++) {
         int64_t ti = ev->row_token ? ev->row_token[r] : r;
@@ -340,6 +343,10 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
                             need.n_seq, need.n_ctx, need.n_batch);
     seer_trace_result *res = calloc(1, sizeof(*res));
     trace_state s = {.m = m, .g = g, .res = res, .tmax = tmax, .tcap = tmax + g->gen.steps, .err = err};
+    s.hidden = calloc(1, sizeof(*s.hidden));
+    s.is_output = calloc((size_t)g->n_nodes + 1, 1);
+    for (int32_t k = 0; s.is_output && k < g->n_save_outputs; k++) s.is_output[g->save_outputs[k]] = 1;
+    for (int32_t k = 0; s.is_output && k < g->n_nodes; k++) s.is_output[k] |= g->nodes[k].op == OP_SAE;
     seer_sampler **smp = NULL;
     int32_t *row_b = malloc((size_t)total * sizeof(int32_t)), *row_pos = malloc((size_t)total * sizeof(int32_t));
     int32_t *toks = malloc((size_t)total * sizeof(int32_t)), *seq = malloc((size_t)total * sizeof(int32_t));
@@ -350,7 +357,8 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
     s.row_at = malloc((size_t)B * (size_t)s.tcap * sizeof(int32_t));
     s.save_buf = calloc((size_t)g->n_nodes + 1, sizeof(float *));
     seer_status st = SEER_OK;
-    if (!res || !row_b || !row_pos || !toks || !seq || !want || !last_row || !out_of_row || !s.cur_len || !s.row_at || !s.save_buf) {
+    if (!res || !s.hidden || !s.is_output || !row_b || !row_pos || !toks || !seq || !want || !last_row || !out_of_row ||
+        !s.cur_len || !s.row_at || !s.save_buf) {
         st = seer_err_set(err, SEER_ERR_NOMEM, "trace: out of memory");
         goto out;
     }
@@ -501,7 +509,8 @@ out:
     seer_ctx_set_tap(ctx, NULL, NULL);
     seer_ctx_tap_clear(ctx);
     free(row_b), free(row_pos), free(toks), free(seq), free(want), free(last_row), free(out_of_row), free(logits);
-    free(s.cur_len), free(s.row_at), free(s.save_buf), free(s.offs), free(s.scratch);
+    free(s.cur_len), free(s.row_at), free(s.save_buf), free(s.offs), free(s.scratch), free(s.is_output);
+    seer_trace_result_free(s.hidden);
     if (st) {
         seer_trace_result_free(res);
         return st;
