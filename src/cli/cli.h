@@ -39,5 +39,8 @@ int cmd_dla(int argc, char **argv);
 int cmd_patch(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_sae(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_finetune(int argc, char **argv);
+int cmd_attrib(int argc, char **argv);
 
 #endif

@@ -23,6 +23,9 @@ static const struct {
     {"diff", cmd_diff, "compare two models' activations at every shared hook point"},
     {"sae", cmd_sae, "train and evaluate sparse autoencoders and transcoders (SAELens, sparsify files)"},
     {"tokenizer", cmd_tokenizer, "train a SentencePiece-style BPE tokenizer on text files"},
+    {"train", cmd_train, "train a model on text files, with checkpoints and exact resume"},
+    {"finetune", cmd_finetune, "fine-tune (full or LoRA) on prompt/completion JSONL records"},
+    {"attrib", cmd_attrib, "attribution patching: grad x (clean - corrupt) per layer and position"},
 };
 
 static void usage(FILE *f) {

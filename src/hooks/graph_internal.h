@@ -18,6 +18,7 @@ typedef enum graph_op {
     OP_CLAMP,
     OP_NOISE,
     OP_SAE,
+    OP_GRAD, /* d(metric)/d(activation), from the gradient engine on the unmodified forward */
     OP_COUNT
 } graph_op;
 
@@ -84,6 +85,8 @@ typedef struct graph_node {
     int32_t n_latents;
     float edit_value;
     int keep_error, save_latents;
+    char *metric_name; /* grad: an outputs.metrics entry */
+    int metric;        /* its index, resolved after outputs are parsed */
 } graph_node;
 
 typedef struct graph_metric {

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static const char *const op_names[] = {"save", "set", "add", "scale", "zero", "mean_ablate", "patch",
-                                       "project_out", "project_onto", "clamp", "noise", "sae"};
+                                       "project_out", "project_onto", "clamp", "noise", "sae", "grad"};
 _Static_assert(OP_COUNT == sizeof(op_names) / sizeof(op_names[0]), "op_names covers graph_op");
 
 const char *graph_op_name(graph_op op) { return (unsigned)op < OP_COUNT ? op_names[op] : "unknown"; }
@@ -267,6 +267,7 @@ static seer_status parse_saes(pctx *x, const cJSON *saes) {
     seer_graph *g = x->g;
     seer_err *err = x->err;
     if (!cJSON_IsObject(saes)) return seer_err_set(err, SEER_ERR_INVALID, "graph: inputs.saes must be an object of name: {\"path\": DIR}");
+    SEER_ASSERT(g->saes == NULL && g->n_saes == 0); /* one inputs.saes per graph */
     g->saes = calloc((size_t)cJSON_GetArraySize(saes) + 1, sizeof(graph_sae));
     if (!g->saes) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
     for (const cJSON *e = saes->child; e; e = e->next) {
@@ -307,11 +308,11 @@ static seer_status parse_sae_node(pctx *x, const cJSON *n, graph_node *node, con
     if (!d->state) {
         if (!g_codec)
             return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: this program has no SAE support installed (seer_graph_set_codec)", what);
-        if ((st = g_codec->open(d->path, x->m, node->hook, width, &d->state, &d->n_latents, err)))
+        if (g_codec->open(d->path, x->m, node->hook, width, &d->state, &d->n_latents, err) != SEER_OK)
             return seer_err_wrap(err, "graph: %s: ", what);
         d->codec = g_codec;
         if (!(d->hook = strdup(node->hook))) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
-    } else if (strcmp(d->hook, node->hook)) {
+    } else if (strcmp(d->hook, node->hook) != 0) {
         return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: sae '%s' belongs to %s, not %s", what, d->name, d->hook, node->hook);
     }
     node->sae = d;
@@ -363,7 +364,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         if (!strcmp(op->valuestring, op_names[k])) node->op = (graph_op)k;
     if (node->op == OP_COUNT)
         return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: unknown op '%.60s' (save, set, add, scale, zero, mean_ablate, "
-                            "patch, project_out, project_onto, clamp, noise, sae)", what, op->valuestring);
+                            "patch, project_out, project_onto, clamp, noise, sae, grad)", what, op->valuestring);
     static const char *const common[] = {"id", "op", "hook", "select", "steps"};
     static const char *const extra[OP_COUNT][5] = {
         [OP_SAVE] = {NULL},
@@ -378,6 +379,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         [OP_CLAMP] = {"min", "max", NULL},
         [OP_NOISE] = {"scale", "dist", "relative", "seed", NULL},
         [OP_SAE] = {"sae", "edit", "keep_error", "save_latents", NULL},
+        [OP_GRAD] = {"metric", NULL},
     };
     const char *allowed[12];
     int na = 0;
@@ -564,6 +566,13 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
     case OP_SAE:
         if ((st = parse_sae_node(x, n, node, what, heads * hw))) return st;
         break;
+    case OP_GRAD: {
+        const cJSON *mn = cJSON_GetObjectItemCaseSensitive(n, "metric");
+        if (!cJSON_IsString(mn)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: grad needs 'metric', the name of an outputs.metrics entry", what);
+        if (sel || steps) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: grad takes no selector or steps (it returns the whole hook's gradient)", what);
+        if (!(node->metric_name = strdup(mn->valuestring))) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
+        break;
+    }
     default: break;
     }
     return SEER_OK;
@@ -653,6 +662,33 @@ static seer_status parse_outputs(pctx *x, const cJSON *o) {
             g->n_metrics++;
         }
     }
+    return SEER_OK;
+}
+
+/* grad nodes: their metric exists and is differentiable; the rest of the graph only observes
+ * (gradients come from a second, unmodified forward pass, so interventions would not be in
+ * them). */
+static seer_status check_grads(pctx *x) {
+    seer_graph *g = x->g;
+    int any = 0;
+    for (int32_t k = 0; k < g->n_nodes; k++) {
+        graph_node *n = &g->nodes[k];
+        if (n->op != OP_GRAD) continue;
+        any = 1;
+        n->metric = -1;
+        for (int32_t i = 0; i < g->n_metrics; i++)
+            if (!strcmp(g->metrics[i].name, n->metric_name)) n->metric = i;
+        if (n->metric < 0)
+            return seer_err_set(x->err, SEER_ERR_INVALID, "graph: node '%s': metric '%.100s' is not in outputs.metrics", n->id, n->metric_name);
+        if (g->metrics[n->metric].kind == 1)
+            return seer_err_set(x->err, SEER_ERR_INVALID, "graph: node '%s': gradients are of logit, logit_diff or loss metrics, not prob", n->id);
+    }
+    if (!any) return SEER_OK;
+    if (g->gen.steps) return seer_err_set(x->err, SEER_ERR_INVALID, "graph: grad nodes and generation cannot be combined");
+    for (int32_t k = 0; k < g->n_nodes; k++)
+        if (g->nodes[k].op != OP_GRAD && g->nodes[k].op != OP_SAVE)
+            return seer_err_set(x->err, SEER_ERR_INVALID, "graph: node '%s': a graph with grad nodes may only save (gradients are of the unmodified model)",
+                                g->nodes[k].id);
     return SEER_OK;
 }
 
@@ -778,6 +814,7 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
     }
     const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
     if (outputs && (st = parse_outputs(&x, outputs))) goto out;
+    if ((st = check_grads(&x))) goto out;
     if (!outputs || !cJSON_GetObjectItemCaseSensitive(outputs, "save")) { /* default: every save node */
         free(g->save_outputs);
         g->save_outputs = calloc((size_t)g->n_nodes + 1, sizeof(int32_t));
@@ -798,7 +835,7 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
             bytes += 4.0 * g->n_prompts * (tmax + g->gen.steps) * (double)g->nodes[k].sae->n_latents * (g->gen.steps ? 2 : 1);
             continue;
         }
-        if (g->nodes[k].op != OP_SAVE) continue;
+        if (g->nodes[k].op != OP_SAVE && g->nodes[k].op != OP_GRAD) continue;
         int64_t shape[4];
         int nd = seer_hook_shape(m, g->nodes[k].point, g->n_prompts, tmax + g->gen.steps, shape);
         double b = 4;
@@ -836,6 +873,7 @@ void seer_graph_free(seer_graph *g) {
         free(n->id), free(n->hook), free(n->inline_buf), free(n->steps);
         free(n->sel.batch), free(n->sel.pos), free(n->sel.head), free(n->sel.index);
         free(n->latents);
+        free(n->metric_name);
     }
     for (int32_t i = 0; i < g->n_saes; i++) {
         graph_sae *d = &g->saes[i];

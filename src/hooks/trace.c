@@ -3,6 +3,7 @@
  * [batch, pos, ...] tensors (padding positions stay zero), metrics from the logits, and optional
  * generation with the nodes applied at every step or at the steps they name. */
 #include "intervene.h"
+#include "seer/grad.h"
 #include "seer/safetensors.h"
 
 #include <math.h>
@@ -256,7 +257,7 @@ static void on_tap(void *ud, const seer_tap_event *ev) {
     float *before = NULL;
     for (int32_t ni = 0; ni < s->g->n_nodes; ni++) {
         const graph_node *n = &s->g->nodes[ni];
-        if (n->point != ev->point || n->layer != ev->layer || !step_active(n, s->step)) continue;
+        if (n->point != ev->point || n->layer != ev->layer || n->op == OP_GRAD || !step_active(n, s->step)) continue;
         if (n->op == OP_SAVE || n->op == OP_SAE) {
             if (n->op == OP_SAVE) do_save(s, ni, n, ev);
             else do_sae(s, ni, n, ev);
@@ -292,6 +293,74 @@ static void on_tap(void *ud, const seer_tap_event *ev) {
         int64_t ti = ev->row_token ? ev->row_token[r] : r;
         s->row_at[(int64_t)s->row_b[ti] * s->tcap + s->row_pos[ti]] = -1;
     }
+}
+
+/* grad nodes: each prompt alone through the gradient engine (an f32 copy of the weights), the
+ * gradient of each node's metric at its hook written into [batch, pos, ...] like a save. */
+static seer_status grad_pass(trace_state *s, seer_ctx *ctx, seer_err *err) {
+    const seer_graph *g = s->g;
+    int any = 0;
+    for (int32_t k = 0; k < g->n_nodes; k++) any |= g->nodes[k].op == OP_GRAD;
+    if (!any) return SEER_OK;
+    seer_tmodel *tm = NULL;
+    seer_tctx *tc = NULL;
+    seer_hook_grad *hg = calloc((size_t)g->n_nodes, sizeof(*hg));
+    int32_t *which = calloc((size_t)g->n_nodes, sizeof(int32_t));
+    float **dst = calloc((size_t)g->n_nodes, sizeof(float *));
+    seer_status st = SEER_OK;
+    if (!hg || !which || !dst) st = seer_err_set(err, SEER_ERR_NOMEM, "trace: out of memory");
+    if (!st) st = seer_tmodel_from_model(s->m, &tm, err);
+    if (!st) st = seer_tctx_init(tm, 1, s->tmax, seer_pool_size(seer_ctx_pool(ctx)), &tc, err);
+    for (int32_t k = 0; k < g->n_nodes && !st; k++) { /* result tensors, zero past each prompt's end */
+        const graph_node *n = &g->nodes[k];
+        if (n->op != OP_GRAD) continue;
+        int64_t shape[4];
+        int nd = seer_hook_shape(s->m, n->point, g->n_prompts, s->tmax, shape);
+        st = res_add(s->res, n->id, nd, shape, &dst[k], err);
+    }
+    for (int32_t mi = 0; mi < g->n_metrics && !st; mi++) {
+        const graph_metric *mt = &g->metrics[mi];
+        for (int32_t b = 0; b < g->n_prompts && !st; b++) {
+            int32_t T = g->prompt_len[b], nh = 0;
+            for (int32_t k = 0; k < g->n_nodes && !st; k++) {
+                const graph_node *n = &g->nodes[k];
+                if (n->op != OP_GRAD || n->metric != mi) continue;
+                size_t sz = seer_tctx_hook_size(tc, n->hook, 1, T, err);
+                float *buf = sz ? malloc(sz * sizeof(float)) : NULL;
+                if (!buf) st = sz ? seer_err_set(err, SEER_ERR_NOMEM, "trace: out of memory") : SEER_ERR_INVALID;
+                hg[nh] = (seer_hook_grad){.name = n->hook, .grad = buf};
+                which[nh++] = k;
+            }
+            if (!nh || st) goto next;
+            int32_t pos = mt->pos < 0 ? T + mt->pos : mt->pos;
+            seer_metric me = {.kind = mt->kind == 0 ? SEER_METRIC_LOGIT_DIFF : mt->kind == 2 ? SEER_METRIC_LOGIT : SEER_METRIC_LOSS,
+                              .b = 0, .t = pos, .token = mt->tok_a, .token2 = mt->tok_b};
+            seer_tbatch tb = {.B = 1, .T = T, .tokens = g->prompt_ids[b]};
+            if (T < 2 && me.kind == SEER_METRIC_LOSS) goto next; /* no prediction to differentiate: gradient 0 */
+            if ((st = seer_tctx_hook_grads(tc, &tb, &me, hg, nh, NULL, err))) goto next;
+            for (int32_t i = 0; i < nh; i++) {
+                const graph_node *n = &g->nodes[which[i]];
+                int64_t shape[4];
+                int nd = seer_hook_shape(s->m, n->point, 1, T, shape);
+                if (n->point == SEER_HP_ATTN_SCORES || n->point == SEER_HP_PATTERN) { /* [1, H, T, T] into [B, H, tmax, tmax] */
+                    for (int64_t h = 0; h < shape[1]; h++)
+                        for (int64_t q = 0; q < T; q++)
+                            memcpy(dst[which[i]] + (((int64_t)b * shape[1] + h) * s->tmax + q) * s->tmax, hg[i].grad + (h * T + q) * T,
+                                   (size_t)T * sizeof(float));
+                } else {
+                    int64_t w = 1;
+                    for (int d = 2; d < nd; d++) w *= shape[d];
+                    memcpy(dst[which[i]] + (int64_t)b * s->tmax * w, hg[i].grad, (size_t)(T * w) * sizeof(float));
+                }
+            }
+        next:
+            for (int32_t i = 0; i < nh; i++) free(hg[i].grad);
+        }
+    }
+    seer_tctx_free(tc);
+    seer_tmodel_free(tm);
+    free(hg), free(which), free(dst);
+    return st;
 }
 
 static double log_softmax_at(const float *l, int32_t V, int32_t id) {
@@ -346,7 +415,7 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
     s.hidden = calloc(1, sizeof(*s.hidden));
     s.is_output = calloc((size_t)g->n_nodes + 1, 1);
     for (int32_t k = 0; s.is_output && k < g->n_save_outputs; k++) s.is_output[g->save_outputs[k]] = 1;
-    for (int32_t k = 0; s.is_output && k < g->n_nodes; k++) s.is_output[k] |= g->nodes[k].op == OP_SAE;
+    for (int32_t k = 0; s.is_output && k < g->n_nodes; k++) s.is_output[k] |= g->nodes[k].op == OP_SAE || g->nodes[k].op == OP_GRAD;
     seer_sampler **smp = NULL;
     int32_t *row_b = malloc((size_t)total * sizeof(int32_t)), *row_pos = malloc((size_t)total * sizeof(int32_t));
     int32_t *toks = malloc((size_t)total * sizeof(int32_t)), *seq = malloc((size_t)total * sizeof(int32_t));
@@ -414,7 +483,7 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
     seer_ctx_tap_clear(ctx);
     seer_ctx_set_tap(ctx, on_tap, &s);
     for (int32_t k = 0; k < g->n_nodes; k++)
-        if ((st = seer_ctx_tap_enable(ctx, g->nodes[k].point, g->nodes[k].layer, 1, err))) goto out;
+        if (g->nodes[k].op != OP_GRAD && (st = seer_ctx_tap_enable(ctx, g->nodes[k].point, g->nodes[k].layer, 1, err))) goto out;
     s.row_b = row_b;
     s.row_pos = row_pos;
     seer_batch batch = {.n = total, .tokens = toks, .pos = row_pos, .seq = seq, .want_logits = want};
@@ -440,6 +509,8 @@ seer_status seer_trace_run_ctx(seer_ctx *ctx, const seer_model *m, const seer_gr
             base += g->prompt_len[b];
         }
     }
+
+    if ((st = grad_pass(&s, ctx, err))) goto out;
 
     /* generation: one token per prompt per step, all prompts in one batch */
     if (g->gen.steps > 0) {
