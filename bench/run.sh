@@ -100,3 +100,6 @@ if [ -f "$M15" ]; then
   echo "bench: idle hook points (normal / compiled out; target >= 0.99)"
   bench/hooks_idle.sh "$BUILD" "$M15" | tee "$OUT/hooks_idle.json"
 fi
+
+echo "bench: training (seer / PyTorch; targets: speed >= 2, memory <= 0.7)"
+bench/train.sh "$BUILD" | tee "$OUT/train.jsonl"
