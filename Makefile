@@ -19,6 +19,11 @@ build: setup
 demo: build
 	./$(BUILD)/seer info $(MODEL)/stories260K.bin
 	./$(BUILD)/seer generate -m $(MODEL)/stories260K.bin -z $(MODEL)/tok512.bin -p "Once upon a time" -n 200 --seed 42
+	@echo; echo "# where does the model decide on 'Lily'? logit lens, then attribution patching"
+	./$(BUILD)/seer lens -m $(MODEL)/stories260K.bin -z $(MODEL)/tok512.bin -p "Once upon a time, there was a little girl named Lily. One day," --target Lily -k 3
+	./$(BUILD)/seer attrib -m $(MODEL)/stories260K.bin -z $(MODEL)/tok512.bin \
+	    --clean "Once upon a time, there was a little girl named Lily. One day," \
+	    --corrupt "Once upon a time, there was a little boy named Timmy. One day," --tokens Lily Timmy --what resid_pre
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
