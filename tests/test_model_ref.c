@@ -184,7 +184,7 @@ static void check_arch(seer_model_config cfg, const char *name) {
     if (test_failures) return;
     M = m;
     C = seer_model_get_config(m);
-    enum { T = 60 }; /* > 32, the smallest prefill slice */
+    enum { T = 60 }; /* > 16, the smallest prefill slice: these tiny models run prefill in slices */
     int32_t toks[T];
     seer_rng r;
     seer_rng_seed(&r, 3);
