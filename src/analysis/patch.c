@@ -1,8 +1,9 @@
 /* Activation patching: the corrupted prompt run once per patch, with one activation taken from
  * the clean run. Runs are batched: each patch is its own sequence of one forward (many copies
  * of the corrupted prompt side by side), and a tap swaps in the clean rows its sequence asks
- * for. A sweep lays the patches out as layer x position (or layer x head) grids and
- * normalises the metric as (patched - corrupt) / (clean - corrupt). */
+ * for; patches whose clean rows equal the corrupted ones are not run at all. A sweep lays the
+ * patches out as layer x position (or layer x head) grids and normalises the metric as
+ * (patched - corrupt) / (clean - corrupt). */
 #include "analysis_internal.h"
 
 #include <assert.h>
@@ -93,6 +94,21 @@ static void patch_tap(void *ud, const seer_tap_event *ev) {
     }
 }
 
+/* Whether the patch would copy in exactly what the corrupted run already has there: then the
+ * patched run is the corrupted run, bit for bit, and need not be computed. In a causal model
+ * that holds wherever both prompts agree up to the position (and at layer 0's residual wherever
+ * the tokens agree), so it spares a sweep every cell before the first differing token. */
+static int patch_is_noop(const an_capture *clean, const an_capture *corrupt, const seer_model_config *cfg,
+                         const seer_patch_cell *c, int32_t T) {
+    int64_t w, wx;
+    const float *a = an_capture_get(clean, c->point, c->layer, &w), *b = an_capture_get(corrupt, c->point, c->layer, &wx);
+    if (!a || !b || w != wx) return 0;
+    int64_t hw = c->head < 0 ? w : w / point_heads(cfg, c->point), off = c->head < 0 ? 0 : (int64_t)c->head * hw;
+    for (int32_t t = c->pos < 0 ? 0 : c->pos; t < (c->pos < 0 ? T : c->pos + 1); t++)
+        if (memcmp(a + t * w + off, b + t * w + off, (size_t)hw * sizeof(float))) return 0;
+    return 1;
+}
+
 /* Copies of the corrupted prompt per forward: as many as ~64 MiB of activations and cache allow. */
 static int32_t auto_seqs(const seer_model_config *c, int32_t T) {
     int64_t kvd = (int64_t)c->n_kv_heads * c->d_head;
@@ -121,8 +137,12 @@ seer_status seer_patch_run(const seer_model *m, const int32_t *clean, int32_t n_
     for (int32_t i = 0; i < n_cells; i++)
         if ((st = check_cell(m, &cells[i], i, T, err))) return st;
 
-    an_capture cap;
+    an_capture cap, capx;
     if ((st = an_capture_init(&cap, m, T, err))) return st;
+    if ((st = an_capture_init(&capx, m, T, err))) {
+        an_capture_free(&cap);
+        return st;
+    }
     int32_t chunk = p->max_seqs > 0 ? p->max_seqs : auto_seqs(cfg, T);
     if (chunk > n_cells) chunk = n_cells > 0 ? n_cells : 1;
     seer_ctx *ctx = NULL;
@@ -130,21 +150,34 @@ seer_status seer_patch_run(const seer_model *m, const int32_t *clean, int32_t n_
     int32_t *tok = malloc((size_t)chunk * (size_t)T * sizeof(int32_t)), *pos = malloc((size_t)chunk * (size_t)T * sizeof(int32_t));
     int32_t *seq = malloc((size_t)chunk * (size_t)T * sizeof(int32_t));
     uint8_t *want = calloc((size_t)chunk * (size_t)T, 1);
-    if (!logits || !tok || !pos || !seq || !want) {
+    int32_t *todo = malloc((size_t)(n_cells > 0 ? n_cells : 1) * sizeof(int32_t)); /* cells that need a run */
+    seer_patch_cell *bcells = malloc((size_t)chunk * sizeof(*bcells));           /* this forward's, by sequence */
+    if (!logits || !tok || !pos || !seq || !want || !todo || !bcells) {
         st = seer_err_set(err, SEER_ERR_NOMEM, "patch: out of memory for %d copies of %d tokens", chunk, T);
         goto out;
     }
-    for (int32_t i = 0; i < n_cells; i++) an_capture_want(&cap, cells[i].point, cells[i].layer);
+    for (int32_t i = 0; i < n_cells; i++) {
+        an_capture_want(&cap, cells[i].point, cells[i].layer);
+        an_capture_want(&capx, cells[i].point, cells[i].layer);
+    }
     const int32_t *one[1] = {clean};
     want[T - 1] = 1;
-    /* baselines: the clean run also keeps every activation a patch will need */
+    /* baselines: both runs also keep every activation a patch will need or be compared with */
     if ((st = an_forward(m, p->n_threads, 1, one, &T, cap.want, an_capture_tap, &cap, want, logits, err)) || (st = cap.st))
         goto out;
     *clean_metric = metric(p, logits, V);
     one[0] = corrupt;
-    if ((st = an_forward(m, p->n_threads, 1, one, &T, NULL, NULL, NULL, want, logits, err))) goto out;
+    if ((st = an_forward(m, p->n_threads, 1, one, &T, capx.want, an_capture_tap, &capx, want, logits, err)) ||
+        (st = capx.st))
+        goto out;
     *corrupt_metric = metric(p, logits, V);
-    if (n_cells == 0) goto out;
+    int32_t n_todo = 0;
+    for (int32_t i = 0; i < n_cells; i++) {
+        if (patch_is_noop(&cap, &capx, cfg, &cells[i], T)) values[i] = *corrupt_metric;
+        else todo[n_todo++] = i;
+    }
+    if (n_todo == 0) goto out;
+    if (chunk > n_todo) chunk = n_todo;
 
     seer_ctx_params cp = seer_ctx_default_params();
     cp.n_ctx = T;
@@ -152,16 +185,17 @@ seer_status seer_patch_run(const seer_model *m, const int32_t *clean, int32_t n_
     cp.n_batch = chunk * T;
     cp.n_threads = p->n_threads;
     if ((st = seer_ctx_init(m, &cp, &ctx, err))) goto out;
-    patch_state ps = {.clean = &cap, .cells = NULL};
+    patch_state ps = {.clean = &cap, .cells = bcells};
     seer_ctx_set_tap(ctx, patch_tap, &ps);
     for (int l = -1; l < cfg->n_layers; l++)
         for (int hp = 0; hp < SEER_HP_COUNT; hp++)
             if (cap.want[(int64_t)(l + 1) * SEER_HP_COUNT + hp] &&
                 (st = seer_ctx_tap_enable(ctx, (seer_hook_point)hp, l, 1, err)))
                 goto out;
-    for (int32_t c0 = 0; c0 < n_cells; c0 += chunk) {
-        int32_t ns = n_cells - c0 < chunk ? n_cells - c0 : chunk;
+    for (int32_t c0 = 0; c0 < n_todo; c0 += chunk) {
+        int32_t ns = n_todo - c0 < chunk ? n_todo - c0 : chunk;
         for (int32_t s = 0; s < ns; s++) {
+            bcells[s] = cells[todo[c0 + s]];
             for (int32_t t = 0; t < T; t++) {
                 int64_t k = (int64_t)s * T + t;
                 tok[k] = corrupt[t];
@@ -170,15 +204,15 @@ seer_status seer_patch_run(const seer_model *m, const int32_t *clean, int32_t n_
                 want[k] = t == T - 1;
             }
         }
-        ps.cells = cells + c0;
         seer_batch b = {.n = ns * T, .tokens = tok, .pos = pos, .seq = seq, .want_logits = want};
         if ((st = seer_ctx_decode(ctx, &b, logits, err))) goto out;
-        for (int32_t s = 0; s < ns; s++) values[c0 + s] = metric(p, logits + (int64_t)s * V, V);
+        for (int32_t s = 0; s < ns; s++) values[todo[c0 + s]] = metric(p, logits + (int64_t)s * V, V);
     }
 out:
     seer_ctx_free(ctx);
     an_capture_free(&cap);
-    free(logits), free(tok), free(pos), free(seq), free(want);
+    an_capture_free(&capx);
+    free(logits), free(tok), free(pos), free(seq), free(want), free(todo), free(bcells);
     return st;
 }
 
@@ -258,6 +292,7 @@ seer_status seer_patch_sweep(const seer_model *m, const int32_t *clean, int32_t 
                 cells[k].head = g->per_head ? c : -1;
             }
     }
+    SEER_ASSERT(k == n_cells); /* every cell filled: the grids are what n_cells was summed from */
     if ((st = seer_patch_run(m, clean, n_clean, corrupt, n_corrupt, p, cells, (int32_t)n_cells, values, &r->clean,
                              &r->corrupt, err)))
         goto out;
