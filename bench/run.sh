@@ -105,4 +105,4 @@ echo "bench: training (seer / PyTorch; targets: speed >= 2, memory <= 0.7)"
 bench/train.sh "$BUILD" | tee "$OUT/train.jsonl"
 
 echo "bench: activation patching sweep, every layer x 64 positions (seer / PyTorch with forward hooks; target >= 2)"
-VOCABS=32000 bench/bench_patch.sh "$BUILD" | tee "$OUT/patch.jsonl"
+VOCABS=32000 VARIANTS=batched bench/bench_patch.sh "$BUILD" | tee "$OUT/patch.jsonl"
