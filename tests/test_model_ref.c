@@ -163,8 +163,7 @@ static void run_seer(const seer_model *m, const int32_t *tokens, int T, float *l
     for (int i = 0; i < T; i++) pos[i] = i, want[i] = 1;
     seer_batch b = {.n = T, .tokens = tokens, .pos = pos, .want_logits = want};
     CHECK_OK(seer_ctx_decode(c, &b, logits, &err), &err);
-    /* T is past the context's slice size for these tiny models, so prefill ran in slices; with
-     * want_logits NULL only the last row comes back, from the last slice */
+    /* with want_logits NULL only the last row comes back */
     int64_t V = seer_model_get_config(m)->n_vocab;
     float *last = malloc((size_t)V * sizeof(float));
     seer_ctx_clear_seq(c, 0);
@@ -184,7 +183,7 @@ static void check_arch(seer_model_config cfg, const char *name) {
     if (test_failures) return;
     M = m;
     C = seer_model_get_config(m);
-    enum { T = 60 }; /* > 16, the smallest prefill slice: these tiny models run prefill in slices */
+    enum { T = 60 };
     int32_t toks[T];
     seer_rng r;
     seer_rng_seed(&r, 3);
@@ -250,7 +249,44 @@ static void check_arch(seer_model_config cfg, const char *name) {
     seer_model_free(m);
 }
 
+/* A 300-token prefill runs in slices (past the smallest slice, 128): its logits equal
+ * token-by-token decoding, and want_logits NULL returns the last row. */
+static void check_slices(void) {
+    seer_model_config c = {.arch = SEER_ARCH_LLAMA, .n_vocab = 300, .d_model = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
+                           .d_head = 16, .d_mlp = 96, .n_ctx = 512, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    seer_err err;
+    seer_model *m;
+    CHECK_OK(seer_model_random(&c, 9, &m, &err), &err);
+    if (test_failures) return;
+    enum { N = 300 };
+    static int32_t toks[N], pos[N];
+    static uint8_t want[N];
+    for (int i = 0; i < N; i++) toks[i] = (i * 37 + 5) % c.n_vocab, pos[i] = i, want[i] = 1;
+    float *all = malloc((size_t)N * 300 * sizeof(float)), *one = malloc((size_t)N * 300 * sizeof(float));
+    seer_ctx *ctx;
+    seer_ctx_params p = seer_ctx_default_params();
+    p.n_ctx = N;
+    p.n_batch = N;
+    CHECK_OK(seer_ctx_init(m, &p, &ctx, &err), &err);
+    seer_batch b = {.n = N, .tokens = toks, .pos = pos, .want_logits = want};
+    CHECK_OK(seer_ctx_decode(ctx, &b, all, &err), &err);
+    seer_ctx_clear_seq(ctx, 0);
+    for (int i = 0; i < N && !test_failures; i++) {
+        seer_batch bi = {.n = 1, .tokens = &toks[i], .pos = &pos[i]};
+        CHECK_OK(seer_ctx_decode(ctx, &bi, one + (size_t)i * 300, &err), &err);
+    }
+    check_close(all, one, (size_t)N * 300, 1e-4f, "300-token sliced prefill vs token-by-token decode");
+    seer_ctx_clear_seq(ctx, 0);
+    b.want_logits = NULL;
+    CHECK_OK(seer_ctx_decode(ctx, &b, one, &err), &err);
+    check_close(one, all + (size_t)(N - 1) * 300, 300, 1e-5f, "last row with want_logits NULL");
+    seer_ctx_free(ctx);
+    free(all), free(one);
+    seer_model_free(m);
+}
+
 int main(void) {
+    check_slices();
     seer_model_config llama = {.arch = SEER_ARCH_LLAMA, .n_vocab = 300, .d_model = 64, .n_layers = 2, .n_heads = 4,
                                .n_kv_heads = 2, .d_head = 16, .d_mlp = 96, .n_ctx = 64, .norm_eps = 1e-5f,
                                .rope_theta = 10000.0f, .tied_embeddings = 0};
