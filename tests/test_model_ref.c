@@ -249,16 +249,16 @@ static void check_arch(seer_model_config cfg, const char *name) {
     seer_model_free(m);
 }
 
-/* A 300-token prefill runs in slices (past the smallest slice, 128): its logits equal
+/* A 700-token prefill runs in slices (past the smallest slice, 512): its logits equal
  * token-by-token decoding, and want_logits NULL returns the last row. */
 static void check_slices(void) {
     seer_model_config c = {.arch = SEER_ARCH_LLAMA, .n_vocab = 300, .d_model = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
-                           .d_head = 16, .d_mlp = 96, .n_ctx = 512, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+                           .d_head = 16, .d_mlp = 96, .n_ctx = 1024, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
     seer_err err;
     seer_model *m;
     CHECK_OK(seer_model_random(&c, 9, &m, &err), &err);
     if (test_failures) return;
-    enum { N = 300 };
+    enum { N = 700 };
     static int32_t toks[N], pos[N];
     static uint8_t want[N];
     for (int i = 0; i < N; i++) toks[i] = (i * 37 + 5) % c.n_vocab, pos[i] = i, want[i] = 1;
@@ -275,7 +275,7 @@ static void check_slices(void) {
         seer_batch bi = {.n = 1, .tokens = &toks[i], .pos = &pos[i]};
         CHECK_OK(seer_ctx_decode(ctx, &bi, one + (size_t)i * 300, &err), &err);
     }
-    check_close(all, one, (size_t)N * 300, 1e-4f, "300-token sliced prefill vs token-by-token decode");
+    check_close(all, one, (size_t)N * 300, 1e-4f, "700-token sliced prefill vs token-by-token decode");
     seer_ctx_clear_seq(ctx, 0);
     b.want_logits = NULL;
     CHECK_OK(seer_ctx_decode(ctx, &b, one, &err), &err);

@@ -110,12 +110,13 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
     c->out_rows = seer_arena_alloc(a, nb * sizeof(int32_t));
     SEER_ASSERT(c->out_rows != NULL);
 
-    /* Slices: scratch within ~5 % of weights + KV, but never below 128 tokens: smaller slices
-     * cost prefill speed on small models (measured: 32-token slices ran 15M-shape Q8_0 prefill
-     * at ~60 % of whole 256-token batches), which matters more than a few MiB of scratch. */
+    /* Slices: scratch within ~5 % of weights + KV, but never below 512 tokens (llama.cpp's
+     * n_ubatch): smaller slices cost prefill speed (32-token slices ran 15M-shape Q8_0 prefill
+     * at ~60 % of whole 256-token batches), which matters more than a few MiB of scratch. Long
+     * prompts in big batches still touch only a slice's worth. */
     size_t per_token = bytes / nb, budget = (seer_model_weight_bytes(m) + kv_elems * 2 * sizeof(float)) / 20;
     size_t u = budget / (per_token ? per_token : 1);
-    u = u < 128 ? 128 : u & ~(size_t)15;
+    u = u < 512 ? 512 : u & ~(size_t)15;
     c->n_ubatch = u >= nb ? c->n_batch : (int32_t)u;
     c->no_logits = calloc((size_t)c->n_ubatch, 1);
     if (!c->no_logits) {
