@@ -106,3 +106,6 @@ bench/train.sh "$BUILD" | tee "$OUT/train.jsonl"
 
 echo "bench: activation patching sweep, every layer x 64 positions (seer / PyTorch with forward hooks; target >= 2)"
 VOCABS=32000 VARIANTS=batched bench/bench_patch.sh "$BUILD" | tee "$OUT/patch.jsonl"
+
+echo "bench: SAE training, TopK 64->1024 and 768->24576 (seer / PyTorch; target >= 2)"
+bench/sae.sh "$BUILD" | tee "$OUT/sae.txt"

@@ -2,7 +2,7 @@
 # Installs the Debian packages seer builds against, only when some are missing, so `make demo`
 # and `make test` work on a fresh Debian 12 machine. Runs apt-get update first (as the guide asks).
 set -euo pipefail
-pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-pthread libcjson-dev clang"
+pkgs="build-essential cmake pkg-config libopenblas-dev libopenblas0-pthread libcjson-dev libzip-dev clang valgrind"
 # `setup.sh --bench` adds the benchmark peers' needs: PyTorch 1.13 with OpenBLAS, GNU time.
 [ "${1:-}" = "--bench" ] && pkgs="$pkgs python3-torch libopenblas0 time"
 missing=""

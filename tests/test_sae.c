@@ -134,7 +134,7 @@ static void grad_check(seer_sae_arch arch, int transcoder) {
     for (int64_t j = 0; j < dl; j++) dead[j] = j % 2;
     sae_loss_params lp = {.l1_coeff = 0.7, .l0_coeff = 0.3, .bandwidth = 0.4, .auxk_coeff = 0.5, .auxk = 2, .dead = dead};
     sae_work w;
-    CHECK_OK(sae_work_init(&w, &c, n, 1, &err), &err);
+    CHECK_OK(sae_work_init(&w, &c, n, lp.auxk, NULL, &err), &err);
     sae_grads g = {0};
     float gW_enc[45], gb_enc[9], gW_dec[45], gb_dec[5], glt[9], gW_skip[20], gencT[45];
     g.W_enc = gW_enc, g.b_enc = gb_enc, g.W_dec = gW_dec, g.b_dec = gb_dec, g.W_encT = gencT;
@@ -142,6 +142,25 @@ static void grad_check(seer_sae_arch arch, int transcoder) {
     g.W_skip = transcoder ? gW_skip : NULL;
     sae_loss L;
     CHECK_OK(sae_loss_backward(s, &w, x, y, n, &lp, &g, &L, &err), &err);
+
+    /* The same backward split over three threads gives the same bits. */
+    {
+        seer_pool *pool = NULL;
+        sae_work w3;
+        CHECK_OK(seer_pool_init(3, &pool, &err), &err);
+        CHECK_OK(sae_work_init(&w3, &c, n, lp.auxk, pool, &err), &err);
+        float hW_enc[45], hb_enc[9], hW_dec[45], hb_dec[5], hlt[9], hW_skip[20], hencT[45];
+        sae_grads h = {.W_enc = hW_enc, .b_enc = hb_enc, .W_dec = hW_dec, .b_dec = hb_dec, .W_encT = hencT,
+                       .log_threshold = g.log_threshold ? hlt : NULL, .W_skip = g.W_skip ? hW_skip : NULL};
+        sae_loss L3;
+        CHECK_OK(sae_loss_backward(s, &w3, x, y, n, &lp, &h, &L3, &err), &err);
+        CHECK(!memcmp(hW_enc, gW_enc, sizeof(hW_enc)) && !memcmp(hb_enc, gb_enc, sizeof(hb_enc)));
+        CHECK(!memcmp(hW_dec, gW_dec, (size_t)(dl * dout) * sizeof(float)) && !memcmp(hb_dec, gb_dec, (size_t)dout * sizeof(float)));
+        CHECK(L3.loss == L.loss && L3.aux == L.aux);
+        if (g.log_threshold) CHECK(!memcmp(hlt, glt, sizeof(hlt)));
+        sae_work_free(&w3);
+        seer_pool_free(pool);
+    }
 
     ref_sae r = {.c = c};
     r.W_enc = dup_d(s->W_enc, di * dl), r.b_enc = dup_d(s->b_enc, dl), r.W_dec = dup_d(s->W_dec, dl * dout);
@@ -251,6 +270,7 @@ static void test_round_trips(void) {
     for (int f = 0; f < SEER_SAE_FORMAT_COUNT; f++)
         for (int a = 0; a < 3; a++) {
             if (f == SEER_SAE_FORMAT_SPARSIFY && archs[a] != SEER_SAE_TOPK) continue;
+            if (f == SEER_SAE_FORMAT_GEMMASCOPE) continue; /* read only: tests/test_sae_npz.c */
             seer_sae *s = random_sae(archs[a], 16, 48, 5, 7 + (uint64_t)a), *t = NULL;
             char dir[64];
             snprintf(dir, sizeof(dir), "sae_rt_%d_%d", f, a);
@@ -321,7 +341,7 @@ static void test_round_trips(void) {
     CHECK_FAILS(seer_sae_load_buffers(SEER_SAE_FORMAT_SAELENS, v6_cfg, strlen(v6_cfg), buf, len / 2, &t, &err), &err,
                 "sae: weights: ");
     CHECK(t == NULL);
-    CHECK_FAILS(seer_sae_load(test_tmp("no_such_sae_dir"), &t, NULL, &err), &err, "neither sae_weights.safetensors");
+    CHECK_FAILS(seer_sae_load(test_tmp("no_such_sae_dir"), &t, NULL, &err), &err, "none of sae_weights.safetensors");
     free(buf);
     seer_st_writer_free(w);
     seer_sae_free(s);
@@ -381,7 +401,45 @@ static void test_config_errors(void) {
     seer_sae_data_free(d);
 }
 
+/* sae_topk_row (heap, block skipping, index sort) against a plain selection: the k largest
+ * positive values, ties to the lower index, returned in index order. Rows with many ties. */
+static void test_topk_row(void) {
+    seer_rng r;
+    seer_rng_seed(&r, 31);
+    int64_t sizes[] = {1, 5, 16, 17, 33, 100, 1024}, ks[] = {1, 3, 16, 64, 400};
+    float row[1024];
+    int32_t idx[1024], want_idx[1024];
+    float val[1024];
+    uint8_t used[1024];
+    int bad = 0, cases = 0;
+    for (size_t a = 0; a < sizeof(sizes) / sizeof(sizes[0]); a++)
+        for (size_t b = 0; b < sizeof(ks) / sizeof(ks[0]); b++)
+            for (int rep = 0; rep < 20; rep++) {
+                int64_t n = sizes[a], k = ks[b], m = 0;
+                for (int64_t j = 0; j < n; j++) row[j] = (float)((int)(seer_rng_u64(&r) % 9) - 4) * 0.5f;
+                if (rep % 3 == 0) row[seer_rng_u64(&r) % (uint64_t)n] = 9; /* a lone maximum */
+                memset(used, 0, sizeof(used));
+                for (int64_t t = 0; t < k; t++) { /* pick the best unused: largest, then lowest index */
+                    int64_t best = -1;
+                    for (int64_t j = 0; j < n; j++)
+                        if (!used[j] && row[j] > 0 && (best < 0 || row[j] > row[best])) best = j;
+                    if (best < 0) break;
+                    used[best] = 1, m++;
+                }
+                int64_t q = 0;
+                for (int64_t j = 0; j < n; j++)
+                    if (used[j]) want_idx[q++] = (int32_t)j;
+                int64_t got = sae_topk_row(row, n, k, idx, val);
+                cases++;
+                int ok = got == m;
+                for (int64_t i = 0; ok && i < m; i++) ok = idx[i] == want_idx[i] && val[i] == row[idx[i]];
+                if (!ok && bad++ < 3) fprintf(stderr, "topk_row n %lld k %lld: got %lld, want %lld\n", (long long)n, (long long)k, (long long)got, (long long)m);
+            }
+    CHECK_MSG(bad == 0, "%d of %d top-k selections differ from the plain reference", bad, cases);
+}
+
 int main(void) {
+    test_topk_row();
     for (int a = 0; a < SEER_SAE_ARCH_COUNT; a++)
         for (int tc = 0; tc < 2; tc++) grad_check((seer_sae_arch)a, tc);
     test_round_trips();

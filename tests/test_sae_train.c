@@ -77,15 +77,19 @@ static void resume_case(const char *what, const seer_sae_config *c, const seer_s
     CHECK_OK(open(ud, &d2, &err), &err);
     CHECK_OK(open(ud, &d3, &err), &err);
     if (!d1 || !d2 || !d3) goto out;
-    CHECK_OK(seer_sae_trainer_init(c, p, d1, &a, &err), &err);
-    CHECK_OK(seer_sae_trainer_init(c, p, d2, &b, &err), &err);
+    /* Three thread counts: the straight run on one, the interrupted one on two, its resumption
+     * on three; the bits must not depend on them. */
+    seer_sae_train_params p1t = *p, p2t = *p;
+    p1t.n_threads = 1, p2t.n_threads = 2;
+    CHECK_OK(seer_sae_trainer_init(c, &p1t, d1, &a, &err), &err);
+    CHECK_OK(seer_sae_trainer_init(c, &p2t, d2, &b, &err), &err);
     if (!a || !b) goto out;
     int64_t n = seer_sae_trainer_steps_total(a);
     seer_sae_stats sa = {0}, sb = {0};
     for (int64_t i = 0; i < n; i++) CHECK_OK(seer_sae_trainer_step(a, &sa, &err), &err);
     for (int64_t i = 0; i < half; i++) CHECK_OK(seer_sae_trainer_step(b, NULL, &err), &err);
     CHECK_OK(seer_sae_trainer_save_state(b, p2, &err), &err);
-    CHECK_OK(seer_sae_trainer_resume(p2, d3, &b2, &err), &err);
+    CHECK_OK(seer_sae_trainer_resume(p2, d3, 3, &b2, &err), &err);
     if (!b2) goto out;
     for (int64_t i = half; i < n; i++) CHECK_OK(seer_sae_trainer_step(b2, &sb, &err), &err);
     CHECK_OK(seer_sae_trainer_save_state(a, p1, &err), &err);
@@ -187,8 +191,27 @@ static void test_model_source(void) {
     CHECK_OK(seer_sae_trainer_export(t, &sae, &err), &err);
     if (sae) {
         CHECK_OK(seer_sae_check_model(sae, m, &err), &err);
+        /* Evaluated on text sampled from the model: on Shakespeare, far off its distribution,
+         * splicing can even lower the loss, so the ordering below would mean nothing. */
         seer_sae_eval_result ev;
-        CHECK_OK(seer_sae_evaluate(sae, m, text + 20000, 20000, 64, 2000, 1, &ev, &err), &err);
+        char *sampled = NULL;
+        size_t slen = 0;
+        CHECK_OK(seer_sae_sample_text(m, 3000, 7, 1.0, 1, &sampled, &slen, &err), &err);
+        /* Seeded: the same seed (on another thread count) gives the same text, another seed
+         * other text; every line is a story the tokenizer reads back. */
+        char *again = NULL, *other = NULL;
+        size_t alen = 0, olen = 0;
+        CHECK_OK(seer_sae_sample_text(m, 3000, 7, 1.0, 2, &again, &alen, &err), &err);
+        CHECK_OK(seer_sae_sample_text(m, 3000, 8, 1.0, 1, &other, &olen, &err), &err);
+        CHECK(sampled && again && alen == slen && !memcmp(sampled, again, slen));
+        CHECK(other && (olen != slen || memcmp(sampled, other, slen)));
+        int32_t *ids = NULL;
+        size_t n_ids = 0;
+        CHECK_OK(seer_tok_encode(seer_model_tok(m), sampled ? sampled : "", slen, 0, &ids, &n_ids, &err), &err);
+        CHECK_MSG(n_ids > 2500 && n_ids < 3600, "3000 sampled tokens re-encode to %zu", n_ids);
+        free(ids), free(again), free(other);
+        CHECK_OK(seer_sae_evaluate(sae, m, sampled ? sampled : "", slen, 64, 2000, 1, &ev, &err), &err);
+        free(sampled);
         printf("eval: FVU %.4f L0 %.2f CE clean %.4f spliced %.4f zero %.4f recovered %.3f\n", ev.fvu, ev.l0, ev.ce_clean,
                ev.ce_spliced, ev.ce_zero, ev.frac_recovered);
         CHECK(ev.tokens > 1000 && ev.ce_clean < ev.ce_spliced && ev.ce_spliced < ev.ce_zero);
@@ -201,7 +224,99 @@ static void test_model_source(void) {
     free(text);
 }
 
+static double sum_dist(const float *x, int64_t n, int64_t d, const double *y) {
+    double s = 0;
+    for (int64_t b = 0; b < n; b++) {
+        double q = 0;
+        for (int64_t i = 0; i < d; i++) q += (x[b * d + i] - y[i]) * (x[b * d + i] - y[i]);
+        s += sqrt(q);
+    }
+    return s;
+}
+
+/* The geometric median: exact on small cases, a minimum of the summed distances (no step along
+ * any axis improves it) with outliers the mean follows; and each --b-dec-init choice lands
+ * in b_dec. */
+static void test_b_dec_init(void) {
+    seer_err err = {0};
+    float out[3];
+    float line[] = {0, 0, 1, 0, 10, 0}; /* three collinear points: the middle one */
+    CHECK_OK(seer_sae_geometric_median(line, 3, 2, 1000, 1e-12, out, &err), &err);
+    CHECK_MSG(fabs(out[0] - 1) < 1e-3 && fabs(out[1]) < 1e-6, "collinear median (%g, %g)", out[0], out[1]);
+    float sym[] = {1, 0, -1, 0, 0, 1, 0, -1}; /* symmetric: the centre */
+    CHECK_OK(seer_sae_geometric_median(sym, 4, 2, 100, 1e-9, out, &err), &err);
+    CHECK(fabs(out[0]) < 1e-6 && fabs(out[1]) < 1e-6);
+    enum { N = 500, D = 3 };
+    float *x = malloc(sizeof(float) * N * D);
+    seer_rng r;
+    seer_rng_seed(&r, 21);
+    for (int b = 0; b < N; b++)
+        for (int i = 0; i < D; i++) x[b * D + i] = (b < 40 ? 200.0f : 1.0f + (float)i) + seer_rng_normal(&r);
+    CHECK_OK(seer_sae_geometric_median(x, N, D, 200, 1e-12, out, &err), &err);
+    double y[D], mean[D] = {0};
+    for (int i = 0; i < D; i++) y[i] = out[i];
+    for (int b = 0; b < N; b++)
+        for (int i = 0; i < D; i++) mean[i] += x[b * D + i] / N;
+    double f = sum_dist(x, N, D, y), worst = 0;
+    for (int i = 0; i < D; i++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            double z[D];
+            memcpy(z, y, sizeof(z));
+            z[i] += sgn * 1e-3;
+            double g = f - sum_dist(x, N, D, z);
+            if (g > worst) worst = g;
+        }
+    CHECK_MSG(worst < 1e-6 * f, "a step along an axis lowers the summed distance by %g", worst);
+    CHECK_MSG(fabs(out[0] - 1) < 0.3 && mean[0] > 10, "median %g (mean %g): outliers should not move it", out[0], mean[0]);
+    CHECK_FAILS(seer_sae_geometric_median(x, 0, D, 10, 1e-6, out, &err), &err, "0 rows");
+
+    /* In the trainer (no input normalisation, so b_dec is in the data's units). */
+    seer_sae_config c = {.arch = SEER_SAE_TOPK, .d_in = D, .d_sae = 8, .d_out = D, .k = 2, .apply_b_dec_to_input = 1};
+    seer_sae_train_params p = seer_sae_train_default_params();
+    p.batch = 100, p.tokens = 1000, p.normalize_input = 0;
+    seer_sae_bdec_init how[3] = {SEER_SAE_BDEC_MEDIAN, SEER_SAE_BDEC_MEAN, SEER_SAE_BDEC_ZERO};
+    for (int h = 0; h < 3; h++) {
+        seer_sae_data *d = NULL;
+        seer_sae_trainer *t = NULL;
+        seer_sae *s = NULL;
+        p.b_dec_init = how[h];
+        CHECK_OK(seer_sae_data_open_memory(x, N, D, &d, &err), &err);
+        CHECK_OK(seer_sae_trainer_init(&c, &p, d, &t, &err), &err);
+        CHECK_OK(seer_sae_trainer_export(t, &s, &err), &err);
+        if (s) {
+            /* The trainer samples its first 100 rows of a shuffled pass: compute the same. */
+            float want[D] = {0}, rows[100 * D], ybuf[100 * D];
+            seer_sae_data *d2 = NULL;
+            CHECK_OK(seer_sae_data_open_memory(x, N, D, &d2, &err), &err);
+            sae_data_set_seed(d2, p.seed);
+            CHECK_OK(sae_data_next(d2, rows, ybuf, 100, &err), &err);
+            if (how[h] == SEER_SAE_BDEC_MEDIAN) CHECK_OK(seer_sae_geometric_median(rows, 100, D, 100, 1e-5, want, &err), &err);
+            if (how[h] == SEER_SAE_BDEC_MEAN) {
+                /* Four samples of 100: the 400 first rows. */
+                double m[D] = {0};
+                float more[300 * D], ymore[300 * D];
+                CHECK_OK(sae_data_next(d2, more, ymore, 300, &err), &err);
+                for (int b = 0; b < 100; b++)
+                    for (int i = 0; i < D; i++) m[i] += rows[b * D + i];
+                for (int b = 0; b < 300; b++)
+                    for (int i = 0; i < D; i++) m[i] += more[b * D + i];
+                for (int i = 0; i < D; i++) want[i] = (float)(m[i] / 400);
+            }
+            check_close(s->b_dec, want, D, 1e-5f, seer_sae_bdec_init_name(how[h]));
+            seer_sae_data_free(d2);
+        }
+        seer_sae_free(s);
+        seer_sae_trainer_free(t);
+        seer_sae_data_free(d);
+    }
+    seer_sae_bdec_init b;
+    CHECK(seer_sae_bdec_init_from_name("median", &b) == 0 && b == SEER_SAE_BDEC_MEDIAN);
+    CHECK(seer_sae_bdec_init_from_name("geometric", &b) == -1);
+    free(x);
+}
+
 int main(void) {
+    test_b_dec_init();
     test_recovery();
     test_resume();
     test_model_source();

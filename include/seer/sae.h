@@ -10,9 +10,12 @@
  *
  * Training (seer_sae_trainer) runs Adam on batches from an activation source (a safetensors
  * file, or a model + hook + corpus streamed through taps into a shuffled buffer), with unit-norm
- * decoder rows, AuxK on dead latents, input normalisation folded into the weights at save, and
- * checkpoints that resume bit-exactly. Files: SAELens (cfg.json + sae_weights.safetensors, v6
- * "metadata" or older flat configs) and sparsify (cfg.json + sae.safetensors). */
+ * decoder rows, b_dec started at the geometric median, AuxK on dead latents, input
+ * normalisation folded into the weights at save, and checkpoints that resume bit-exactly. The
+ * step costs one dense GEMM (the encoder); decoding, the decoder gradient and the encoder
+ * gradient touch only the latents that fired. Files: SAELens (cfg.json +
+ * sae_weights.safetensors, v6 "metadata" or older flat configs), sparsify (cfg.json +
+ * sae.safetensors) and Gemma Scope's params.npz (read only). */
 #ifndef SEER_SAE_H
 #define SEER_SAE_H
 
@@ -69,18 +72,30 @@ seer_status seer_sae_forward(const seer_sae *s, const float *x, int64_t n, float
 seer_status seer_sae_check_model(const seer_sae *s, const seer_model *m, seer_err *err);
 
 /* ---- files ---- */
-typedef enum seer_sae_format { SEER_SAE_FORMAT_SAELENS = 0, SEER_SAE_FORMAT_SPARSIFY, SEER_SAE_FORMAT_COUNT } seer_sae_format;
+typedef enum seer_sae_format {
+    SEER_SAE_FORMAT_SAELENS = 0,
+    SEER_SAE_FORMAT_SPARSIFY,
+    SEER_SAE_FORMAT_GEMMASCOPE, /* params.npz: read only */
+    SEER_SAE_FORMAT_COUNT
+} seer_sae_format;
 const char *seer_sae_format_name(seer_sae_format f);
 int seer_sae_format_from_name(const char *name, seer_sae_format *out);
 
 /* Writes DIR/cfg.json and the weights (DIR is created). SAELens: v6 config; BatchTopK is saved
  * as JumpReLU with its threshold (as SAELens does). sparsify: TopK only. */
 seer_status seer_sae_save(const seer_sae *s, seer_sae_format fmt, const char *dir, seer_err *err);
-/* Reads a folder in either layout (found by its weight file name); *fmt may be NULL. */
+/* Reads a folder in any layout (found by its weight file name: sae_weights.safetensors,
+ * sae.safetensors or params.npz), or a .npz file itself; *fmt may be NULL. */
 seer_status seer_sae_load(const char *dir, seer_sae **out, seer_sae_format *fmt, seer_err *err);
 /* From memory: cfg.json text and the safetensors image. */
 seer_status seer_sae_load_buffers(seer_sae_format fmt, const char *cfg_json, size_t cfg_len, const void *st,
                                   size_t st_len, seer_sae **out, seer_err *err);
+
+/* Gemma Scope params.npz (a zip of .npy arrays W_enc [d_in, d_sae], W_dec [d_sae, d_out], b_enc,
+ * b_dec, threshold; f32, f16 or f64): a JumpReLU SAE without b_dec subtracted at the input.
+ * Hook and model names are not in the file and are left empty. */
+seer_status seer_sae_load_npz(const char *path, seer_sae **out, seer_err *err);
+seer_status seer_sae_load_npz_buffer(const void *buf, size_t len, seer_sae **out, seer_err *err);
 
 /* ---- activation sources ---- */
 typedef struct seer_sae_data seer_sae_data;
@@ -97,10 +112,33 @@ seer_status seer_sae_data_open_model(const seer_model *m, const char *hook, cons
                                      size_t len, int32_t n_ctx, int64_t buffer_rows, int n_threads,
                                      seer_sae_data **out, seer_err *err);
 void seer_sae_data_free(seer_sae_data *d);
+/* Text sampled from the model, for training and evaluating on its own distribution: stories
+ * started at BOS and sampled at temperature temp (no truncation) until BOS, EOS or the end of
+ * the context, 16 at a time from samplers seeded by seed, one story per line, until n_tokens
+ * tokens have been sampled. *out is malloc'd and NUL-terminated. */
+seer_status seer_sae_sample_text(const seer_model *m, int64_t n_tokens, uint64_t seed, double temp, int n_threads,
+                                 char **out, size_t *len, seer_err *err);
 int64_t seer_sae_data_d_in(const seer_sae_data *d);
 int64_t seer_sae_data_d_out(const seer_sae_data *d);
 
 /* ---- training ---- */
+/* Where b_dec starts: the geometric median of a sample (Weiszfeld iterations; robust to the
+ * outlying rows the mean follows), the mean, or zero. */
+typedef enum seer_sae_bdec_init {
+    SEER_SAE_BDEC_MEDIAN = 0,
+    SEER_SAE_BDEC_MEAN,
+    SEER_SAE_BDEC_ZERO,
+    SEER_SAE_BDEC_COUNT
+} seer_sae_bdec_init;
+const char *seer_sae_bdec_init_name(seer_sae_bdec_init b); /* "median", "mean", "zero" */
+int seer_sae_bdec_init_from_name(const char *name, seer_sae_bdec_init *out);
+
+/* The geometric median of rows x [n, d] (the point minimising the sum of Euclidean distances),
+ * by Weiszfeld iterations from the mean until the objective improves by less than tol
+ * (relative) or max_iter; out [d]. */
+seer_status seer_sae_geometric_median(const float *x, int64_t n, int64_t d, int max_iter, double tol, float *out,
+                                      seer_err *err);
+
 typedef struct seer_sae_train_params {
     int64_t batch;        /* tokens per step (default 4096) */
     int64_t tokens;       /* total training tokens */
@@ -117,7 +155,8 @@ typedef struct seer_sae_train_params {
     double auxk_coeff;     /* topk/batchtopk (default 1/32) */
     int32_t auxk;          /* latents in the AuxK reconstruction (default d_in/2) */
     int64_t dead_tokens;   /* a latent silent this many tokens is dead (0: min(10M, tokens/10)) */
-    int init_b_dec;        /* set b_dec to the mean of the first batches (default on) */
+    seer_sae_bdec_init b_dec_init; /* default: geometric median, as SAELens */
+    int n_threads;         /* threads for the step (<= 0: one per core); results do not depend on it */
 } seer_sae_train_params;
 
 seer_sae_train_params seer_sae_train_default_params(void);
@@ -129,13 +168,14 @@ typedef struct seer_sae_stats {
     double loss, mse, fvu, l0, aux, dead_frac;
 } seer_sae_stats;
 
-/* Initialises weights from the seed and the first rows of data (mean for b_dec, and the input
- * scale). The trainer borrows data until freed. */
+/* Initialises weights from the seed and the first rows of data (b_dec, and the input scale).
+ * The trainer borrows data until freed. */
 seer_status seer_sae_trainer_init(const seer_sae_config *c, const seer_sae_train_params *p, seer_sae_data *data,
                                   seer_sae_trainer **out, seer_err *err);
 /* Restores a trainer from a state file written by seer_sae_trainer_save_state (the config
- * and parameters are those recorded in it; data must be the same source). */
-seer_status seer_sae_trainer_resume(const char *state_path, seer_sae_data *data, seer_sae_trainer **out,
+ * and parameters are those recorded in it; data must be the same source). n_threads as in
+ * seer_sae_train_params. */
+seer_status seer_sae_trainer_resume(const char *state_path, seer_sae_data *data, int n_threads, seer_sae_trainer **out,
                                     seer_err *err);
 void seer_sae_trainer_free(seer_sae_trainer *t);
 /* One step; stats may be NULL. */

@@ -11,16 +11,47 @@
 #include "seer/sae.h"
 
 static void help(void) {
-    printf("usage: seer sae train (-m MODEL --hook HOOK --corpus PATH | --activations FILE) --arch ARCH --latents N\n"
-           "                      --out DIR [options]\n"
-           "       seer sae eval --sae DIR -m MODEL --corpus PATH [--tokens T] [--ctx N] [--json]\n\n"
+    printf("usage: seer sae train (-m MODEL --hook HOOK (--corpus PATH | --corpus-sample N) | --activations FILE)\n"
+           "                      --arch ARCH --latents N --out DIR [options]\n"
+           "       seer sae eval --sae DIR|params.npz -m MODEL (--corpus PATH | --corpus-sample N) [--hook HOOK]\n"
+           "                     [--tokens T] [--ctx N] [--json]\n\n"
+           "--corpus-sample N: text of N tokens sampled from the model itself (stories from BOS at temperature\n"
+           "  --sample-temp (1), seeded by --sample-seed: 1 for train and 2 for eval by default, so evaluation\n"
+           "  text is held out); --save-corpus FILE keeps it.\n\n"
            "train options:\n"
            "  --arch topk|batchtopk|relu|jumprelu   --latents N   --k K (topk, batchtopk)\n"
            "  --hook-out HOOK     train a transcoder from --hook to HOOK; --skip adds W_skip\n"
            "  --tokens T (default 16M)  --batch B (4096)  --lr LR (2e-4, scaled by 1/sqrt(N/2^14))\n"
            "  --no-lr-scale  --seed S  --l1 C (relu, 5)  --l0 C (jumprelu, 1e-3)  --bandwidth E (1e-3)\n"
            "  --dead-tokens N (min(10M, T/10))  --auxk-coeff C (1/32)  --ctx N  --buffer ROWS (262144)\n"
+           "  --b-dec-init median|mean|zero (median: the geometric median of the first batch)\n"
            "  --format saelens|sparsify (saelens)  --checkpoint-every STEPS  --resume  -t THREADS\n");
+}
+
+/* The text to run the model on: a file, or --corpus-sample tokens sampled from the model. */
+typedef struct corpus_opts {
+    long long tokens, seed;
+    double temp;
+    const char *save;
+} corpus_opts;
+
+/* 1 when o is a corpus option, 0 when it is not, -1 on a bad value. */
+static int corpus_opt(const char *cmd, const char *o, const char *s, corpus_opts *co) {
+    if (!strcmp(o, "--corpus-sample")) return cli_int(cmd, o, s, 1, (long long)1 << 40, &co->tokens) ? -1 : 1;
+    if (!strcmp(o, "--sample-seed")) return cli_int(cmd, o, s, 0, (long long)(~0ull >> 1), &co->seed) ? -1 : 1;
+    if (!strcmp(o, "--sample-temp")) return cli_float(cmd, o, s, 0, 100, &co->temp) ? -1 : 1;
+    if (!strcmp(o, "--save-corpus")) return co->save = s, 1;
+    return 0;
+}
+
+static int corpus_text(const seer_model *m, const char *path, const corpus_opts *co, int threads, char **text, size_t *len,
+                       seer_err *err) {
+    if (path) return seer_read_file(path, text, len, err) != SEER_OK;
+    double t0 = seer_time_sec();
+    if (seer_sae_sample_text(m, co->tokens, (uint64_t)co->seed, co->temp, threads, text, len, err)) return 1;
+    fprintf(stderr, "sampled %lld tokens from the model (seed %lld, temperature %g) in %.1f s\n", co->tokens, co->seed,
+            co->temp, seer_time_sec() - t0);
+    return co->save && seer_write_file_atomic(co->save, *text, *len, err) != SEER_OK;
 }
 
 static int save_output(const seer_sae_trainer *t, seer_sae_format fmt, const char *out, seer_err *err) {
@@ -45,6 +76,7 @@ static void progress(const seer_sae_stats *s, int64_t total, double t0, int fina
 
 static int sae_train(int argc, char **argv) {
     const char *cmd = "sae train", *model = NULL, *hook = NULL, *hook_out = NULL, *corpus = NULL, *acts = NULL, *out = NULL;
+    corpus_opts co = {.seed = 1, .temp = 1.0};
     seer_sae_config c = {.arch = SEER_SAE_TOPK, .apply_b_dec_to_input = 1};
     seer_sae_train_params p = seer_sae_train_default_params();
     seer_sae_format fmt = SEER_SAE_FORMAT_SAELENS;
@@ -52,7 +84,7 @@ static int sae_train(int argc, char **argv) {
     double d;
     int resume = 0, have_arch = 0;
     cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
+    for (int r; a.i < argc; a.i++) {
         const char *o = argv[a.i], *s;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             help();
@@ -65,6 +97,9 @@ static int sae_train(int argc, char **argv) {
         else if (!strcmp(o, "--hook")) hook = s;
         else if (!strcmp(o, "--hook-out")) hook_out = s;
         else if (!strcmp(o, "--corpus")) corpus = s;
+        else if ((r = corpus_opt(cmd, o, s, &co))) {
+            if (r < 0) return 2;
+        }
         else if (!strcmp(o, "--activations")) acts = s;
         else if (!strcmp(o, "--out")) out = s;
         else if (!strcmp(o, "--arch")) {
@@ -73,6 +108,11 @@ static int sae_train(int argc, char **argv) {
                 return 2;
             }
             have_arch = 1;
+        } else if (!strcmp(o, "--b-dec-init")) {
+            if (seer_sae_bdec_init_from_name(s, &p.b_dec_init)) {
+                fprintf(stderr, "seer %s: --b-dec-init expects median, mean or zero, got '%s'\n", cmd, s);
+                return 2;
+            }
         } else if (!strcmp(o, "--format")) {
             if (seer_sae_format_from_name(s, &fmt)) {
                 fprintf(stderr, "seer %s: --format expects saelens or sparsify, got '%s'\n", cmd, s);
@@ -112,8 +152,12 @@ static int sae_train(int argc, char **argv) {
             else p.auxk_coeff = d;
         } else return cli_unknown(cmd, o);
     }
-    if (!out || (!acts && !(model && hook && corpus)) || (acts && (model || corpus))) {
-        fprintf(stderr, "seer %s: needs --out DIR and either --activations FILE or -m MODEL --hook HOOK --corpus PATH\n", cmd);
+    if (!out || (!acts && !(model && hook && (corpus || co.tokens))) || (acts && (model || corpus || co.tokens)) ||
+        (corpus && co.tokens)) {
+        fprintf(stderr,
+                "seer %s: needs --out DIR and either --activations FILE or -m MODEL --hook HOOK with one of --corpus PATH "
+                "and --corpus-sample N\n",
+                cmd);
         return 2;
     }
     if (!resume && (!have_arch || !latents)) {
@@ -139,7 +183,7 @@ static int sae_train(int argc, char **argv) {
     if (acts) {
         if (seer_sae_data_open_file(acts, NULL, &data, &err)) goto fail;
     } else {
-        if (seer_read_file(corpus, &text, &len, &err) || seer_model_load(model, NULL, &m, &err)) goto fail;
+        if (seer_model_load(model, NULL, &m, &err) || corpus_text(m, corpus, &co, (int)threads, &text, &len, &err)) goto fail;
         if (seer_sae_data_open_model(m, hook, hook_out, text, len, (int32_t)ctx, buffer, (int)threads, &data, &err)) goto fail;
     }
     if (resume) {
@@ -147,10 +191,10 @@ static int sae_train(int argc, char **argv) {
             seer_err_set(&err, SEER_ERR_IO, "--resume: no %s to resume from", state);
             goto fail;
         }
-        if (seer_sae_trainer_resume(state, data, &t, &err)) goto fail;
+        if (seer_sae_trainer_resume(state, data, (int)threads, &t, &err)) goto fail;
     } else {
         c.d_in = seer_sae_data_d_in(data), c.d_out = seer_sae_data_d_out(data), c.d_sae = latents, c.k = (int32_t)k;
-        if (hook_out && hook && strcmp(hook, hook_out)) c.apply_b_dec_to_input = 0;
+        if (hook_out && hook && strcmp(hook, hook_out) != 0) c.apply_b_dec_to_input = 0;
         if (c.skip && !hook_out) {
             seer_err_set(&err, SEER_ERR_INVALID, "--skip needs --hook-out (a transcoder)");
             goto fail;
@@ -161,6 +205,7 @@ static int sae_train(int argc, char **argv) {
             const char *base = strrchr(model, '/');
             snprintf(c.model_name, sizeof(c.model_name), "%s", base ? base + 1 : model);
         }
+        p.n_threads = (int)threads;
         if (seer_sae_trainer_init(&c, &p, data, &t, &err)) goto fail;
     }
     int64_t total = seer_sae_trainer_steps_total(t);
@@ -189,11 +234,12 @@ fail:
 }
 
 static int sae_eval(int argc, char **argv) {
-    const char *cmd = "sae eval", *dir = NULL, *model = NULL, *corpus = NULL;
+    const char *cmd = "sae eval", *dir = NULL, *model = NULL, *corpus = NULL, *hook = NULL;
+    corpus_opts co = {.seed = 2, .temp = 1.0};
     long long tokens = 100000, ctx = 0, threads = 0;
     int json = 0;
     cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
+    for (int r; a.i < argc; a.i++) {
         const char *o = argv[a.i], *s;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
             help();
@@ -201,8 +247,12 @@ static int sae_eval(int argc, char **argv) {
         } else if (!strcmp(o, "--json")) json = 1;
         else if (!(s = cli_value(cmd, &a))) return 2;
         else if (!strcmp(o, "--sae")) dir = s;
+        else if (!strcmp(o, "--hook")) hook = s;
         else if (!strcmp(o, "-m")) model = s;
         else if (!strcmp(o, "--corpus")) corpus = s;
+        else if ((r = corpus_opt(cmd, o, s, &co))) {
+            if (r < 0) return 2;
+        }
         else if (!strcmp(o, "--tokens")) {
             if (cli_int(cmd, o, s, 1, (long long)1 << 40, &tokens)) return 2;
         } else if (!strcmp(o, "--ctx")) {
@@ -211,8 +261,8 @@ static int sae_eval(int argc, char **argv) {
             if (cli_int(cmd, o, s, 1, 1024, &threads)) return 2;
         } else return cli_unknown(cmd, o);
     }
-    if (!dir || !model || !corpus) {
-        fprintf(stderr, "seer %s: needs --sae DIR -m MODEL --corpus PATH\n", cmd);
+    if (!dir || !model || !corpus == !co.tokens) {
+        fprintf(stderr, "seer %s: needs --sae DIR -m MODEL and one of --corpus PATH and --corpus-sample N\n", cmd);
         return 2;
     }
     seer_err err = {0};
@@ -223,8 +273,18 @@ static int sae_eval(int argc, char **argv) {
     seer_sae_eval_result r;
     int rc = 1;
     seer_sae_format fmt;
-    if (seer_sae_load(dir, &s, &fmt, &err) || seer_read_file(corpus, &text, &len, &err) ||
-        seer_model_load(model, NULL, &m, &err) ||
+    if (seer_sae_load(dir, &s, &fmt, &err)) goto fail;
+    /* Files without hook names (Gemma Scope) or read at another point: --hook names it. */
+    if (hook) {
+        if (strlen(hook) >= sizeof(s->cfg.hook_in)) {
+            seer_err_set(&err, SEER_ERR_RANGE, "--hook '%s' is too long", hook);
+            goto fail;
+        }
+        if (!strcmp(s->cfg.hook_out, s->cfg.hook_in) || !s->cfg.hook_out[0]) strcpy(s->cfg.hook_out, hook);
+        strcpy(s->cfg.hook_in, hook);
+    }
+    if (seer_model_load(model, NULL, &m, &err) ||
+        corpus_text(m, corpus, &co, (int)threads, &text, &len, &err) ||
         seer_sae_evaluate(s, m, text, len, (int32_t)ctx, tokens, (int)threads, &r, &err))
         goto fail;
     if (json) {

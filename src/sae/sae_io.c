@@ -13,7 +13,7 @@
 
 #include "seer/safetensors.h"
 
-static const char *const format_names[] = {"saelens", "sparsify"};
+static const char *const format_names[] = {"saelens", "sparsify", "gemmascope"};
 static_assert(sizeof(format_names) / sizeof(format_names[0]) == SEER_SAE_FORMAT_COUNT, "format name table");
 
 const char *seer_sae_format_name(seer_sae_format f) { return (unsigned)f < SEER_SAE_FORMAT_COUNT ? format_names[f] : "?"; }
@@ -27,7 +27,9 @@ int seer_sae_format_from_name(const char *name, seer_sae_format *out) {
     return -1;
 }
 
-static const char *weights_file(seer_sae_format f) { return f == SEER_SAE_FORMAT_SAELENS ? "sae_weights.safetensors" : "sae.safetensors"; }
+static const char *weights_file(seer_sae_format f) {
+    return f == SEER_SAE_FORMAT_SAELENS ? "sae_weights.safetensors" : f == SEER_SAE_FORMAT_SPARSIFY ? "sae.safetensors" : "params.npz";
+}
 
 /* ---- writing ---- */
 
@@ -81,6 +83,8 @@ static char *config_json(const seer_sae *s, seer_sae_format fmt, seer_err *err) 
 seer_status seer_sae_save(const seer_sae *s, seer_sae_format fmt, const char *dir, seer_err *err) {
     const seer_sae_config *c = &s->cfg;
     if ((unsigned)fmt >= SEER_SAE_FORMAT_COUNT) return seer_err_set(err, SEER_ERR_INVALID, "sae: format %d unknown", (int)fmt);
+    if (fmt == SEER_SAE_FORMAT_GEMMASCOPE)
+        return seer_err_set(err, SEER_ERR_UNSUPPORTED, "sae: Gemma Scope params.npz is read only (save as saelens)");
     if (fmt == SEER_SAE_FORMAT_SPARSIFY && (c->arch != SEER_SAE_TOPK || c->d_in != c->d_out))
         return seer_err_set(err, SEER_ERR_UNSUPPORTED,
                             "sae: sparsify files hold TopK SAEs with d_in == d_out; this one is %s with d_in %lld, d_out %lld "
@@ -310,6 +314,11 @@ out:
 
 seer_status seer_sae_load(const char *dir, seer_sae **out, seer_sae_format *fmt_out, seer_err *err) {
     *out = NULL;
+    size_t dl = strlen(dir);
+    if (!seer_path_is_dir(dir) && dl > 4 && !strcmp(dir + dl - 4, ".npz")) {
+        if (fmt_out) *fmt_out = SEER_SAE_FORMAT_GEMMASCOPE;
+        return seer_sae_load_npz(dir, out, err);
+    }
     seer_sae_format fmt = SEER_SAE_FORMAT_COUNT;
     char *cfg_path = seer_path_join(dir, "cfg.json"), *w_path = NULL;
     seer_status st = SEER_OK;
@@ -320,7 +329,15 @@ seer_status seer_sae_load(const char *dir, seer_sae **out, seer_sae_format *fmt_
         if (seer_path_exists(w_path)) fmt = (seer_sae_format)f;
     }
     if (fmt == SEER_SAE_FORMAT_COUNT) {
-        st = seer_err_set(err, SEER_ERR_IO, "sae: %s holds neither sae_weights.safetensors (SAELens) nor sae.safetensors (sparsify)", dir);
+        st = seer_err_set(err, SEER_ERR_IO,
+                          "sae: %s holds none of sae_weights.safetensors (SAELens), sae.safetensors (sparsify) and params.npz "
+                          "(Gemma Scope)",
+                          dir);
+        goto out;
+    }
+    if (fmt == SEER_SAE_FORMAT_GEMMASCOPE) {
+        st = seer_sae_load_npz(w_path, out, err);
+        if (fmt_out && !st) *fmt_out = fmt;
         goto out;
     }
     char *text = NULL;

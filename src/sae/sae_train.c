@@ -1,9 +1,12 @@
 /* Training: Adam over the SAE's parameters in normalised activation space, unit-norm decoder
  * rows (the gradient's component along each row removed before the step, rows renormalised
- * after), dead-latent tracking for AuxK, BatchTopK's inference threshold estimated from the
- * batches, and the state file that makes a resumed run identical to an uninterrupted one. */
+ * after), b_dec's starting point, dead-latent tracking for AuxK, BatchTopK's inference
+ * threshold estimated from the batches, and the state file that makes a resumed run identical
+ * to an uninterrupted one. The encoder is trained as W_encT [d_sae, d_in] (rows per latent,
+ * as its gradient is accumulated and as the GEMM reads it) and transposed at export. */
 #include "sae_internal.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,13 +14,30 @@
 #include "seer/safetensors.h"
 
 enum { P_W_ENC = 0, P_B_ENC, P_W_DEC, P_B_DEC, P_LOG_TH, P_W_SKIP, P_COUNT };
-static const char *const param_names[P_COUNT] = {"W_enc", "b_enc", "W_dec", "b_dec", "log_threshold", "W_skip"};
+static const char *const param_names[P_COUNT] = {"W_encT", "b_enc", "W_dec", "b_dec", "log_threshold", "W_skip"};
+#define SAE_STATE_VERSION "2" /* 2: encoder stored as W_encT */
+
+static const char *const bdec_names[] = {"median", "mean", "zero"};
+static_assert(sizeof(bdec_names) / sizeof(bdec_names[0]) == SEER_SAE_BDEC_COUNT, "b_dec init name table");
+
+const char *seer_sae_bdec_init_name(seer_sae_bdec_init b) { return (unsigned)b < SEER_SAE_BDEC_COUNT ? bdec_names[b] : "?"; }
+
+int seer_sae_bdec_init_from_name(const char *name, seer_sae_bdec_init *out) {
+    for (int i = 0; i < SEER_SAE_BDEC_COUNT; i++)
+        if (!strcmp(name, bdec_names[i])) {
+            *out = (seer_sae_bdec_init)i;
+            return 0;
+        }
+    return -1;
+}
 
 struct seer_sae_trainer {
     seer_sae_config cfg;
     seer_sae_train_params p;
-    seer_sae *sae; /* weights in normalised space; threshold = exp(log_threshold) */
+    seer_sae *sae; /* weights in normalised space (W_enc unused); threshold = exp(log_threshold) */
+    float *encT;   /* [d_sae, d_in] */
     float *log_th;
+    seer_pool *pool;
     float *param[P_COUNT], *grad[P_COUNT], *m[P_COUNT], *v[P_COUNT];
     int64_t size[P_COUNT];
     sae_grads g;
@@ -51,7 +71,8 @@ seer_sae_train_params seer_sae_train_default_params(void) {
     p.auxk_coeff = 1.0 / 32;
     p.auxk = 0;
     p.dead_tokens = 0;
-    p.init_b_dec = 1;
+    p.b_dec_init = SEER_SAE_BDEC_MEDIAN;
+    p.n_threads = 0;
     return p;
 }
 
@@ -59,8 +80,9 @@ void seer_sae_trainer_free(seer_sae_trainer *t) {
     if (!t) return;
     seer_sae_free(t->sae);
     for (int i = 0; i < P_COUNT; i++) free(t->grad[i]), free(t->m[i]), free(t->v[i]);
-    free(t->log_th), free(t->g.W_encT), free(t->xb), free(t->yb), free(t->since_fired), free(t->dead), free(t->fired);
+    free(t->log_th), free(t->encT), free(t->xb), free(t->yb), free(t->since_fired), free(t->dead), free(t->fired);
     sae_work_free(&t->w);
+    seer_pool_free(t->pool);
     free(t);
 }
 
@@ -97,14 +119,21 @@ static seer_status trainer_alloc(const seer_sae_config *c, const seer_sae_train_
     t->n_steps = t->p.tokens / t->p.batch;
     t->lr = t->p.lr * (t->p.lr_scale ? 1.0 / sqrt((double)c->d_sae / 16384.0) : 1.0);
     t->data = data;
-    if ((st = seer_sae_init(c, &t->sae, err))) goto fail;
+    if ((unsigned)t->p.b_dec_init >= SEER_SAE_BDEC_COUNT) {
+        st = seer_err_set(err, SEER_ERR_INVALID, "sae: b_dec init %d unknown", (int)t->p.b_dec_init);
+        goto fail;
+    }
+    if ((st = seer_sae_init(c, &t->sae, err)) || (st = seer_pool_init(p->n_threads, &t->pool, err))) goto fail;
+    free(t->sae->W_enc);
+    t->sae->W_enc = NULL;
     t->size[P_W_ENC] = c->d_in * c->d_sae, t->size[P_B_ENC] = c->d_sae, t->size[P_W_DEC] = c->d_sae * c->d_out;
     t->size[P_B_DEC] = c->d_out;
     t->size[P_LOG_TH] = c->arch == SEER_SAE_JUMPRELU ? c->d_sae : 0;
     t->size[P_W_SKIP] = c->skip ? c->d_out * c->d_in : 0;
-    t->param[P_W_ENC] = t->sae->W_enc, t->param[P_B_ENC] = t->sae->b_enc, t->param[P_W_DEC] = t->sae->W_dec;
+    t->encT = calloc((size_t)(c->d_sae * c->d_in), sizeof(float));
+    t->param[P_W_ENC] = t->encT, t->param[P_B_ENC] = t->sae->b_enc, t->param[P_W_DEC] = t->sae->W_dec;
     t->param[P_B_DEC] = t->sae->b_dec, t->param[P_W_SKIP] = t->sae->W_skip;
-    int ok = 1;
+    int ok = t->encT != NULL;
     if (t->size[P_LOG_TH]) ok = ok && (t->param[P_LOG_TH] = t->log_th = calloc((size_t)c->d_sae, sizeof(float)));
     for (int i = 0; i < P_COUNT && ok; i++) {
         if (!t->size[i]) continue;
@@ -113,7 +142,6 @@ static seer_status trainer_alloc(const seer_sae_config *c, const seer_sae_train_
         t->v[i] = calloc((size_t)t->size[i], sizeof(float));
         ok = t->grad[i] && t->m[i] && t->v[i];
     }
-    ok = ok && (t->g.W_encT = calloc((size_t)(c->d_sae * c->d_in), sizeof(float)));
     ok = ok && (t->xb = malloc((size_t)(p->batch * c->d_in) * sizeof(float)));
     ok = ok && (t->yb = malloc((size_t)(p->batch * c->d_out) * sizeof(float)));
     ok = ok && (t->since_fired = calloc((size_t)c->d_sae, sizeof(int64_t)));
@@ -122,9 +150,10 @@ static seer_status trainer_alloc(const seer_sae_config *c, const seer_sae_train_
         st = seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory for training state");
         goto fail;
     }
-    t->g.W_enc = t->grad[P_W_ENC], t->g.b_enc = t->grad[P_B_ENC], t->g.W_dec = t->grad[P_W_DEC];
+    t->g.W_encT = t->grad[P_W_ENC], t->g.b_enc = t->grad[P_B_ENC], t->g.W_dec = t->grad[P_W_DEC];
     t->g.b_dec = t->grad[P_B_DEC], t->g.log_threshold = t->grad[P_LOG_TH], t->g.W_skip = t->grad[P_W_SKIP];
-    if ((st = sae_work_init(&t->w, c, p->batch, 1, err))) goto fail;
+    if ((st = sae_work_init(&t->w, c, p->batch, t->p.auxk, t->pool, err))) goto fail;
+    t->w.encT = t->encT;
     t->scale_in = t->scale_out = 1;
     *out = t;
     return SEER_OK;
@@ -153,27 +182,29 @@ seer_status seer_sae_trainer_init(const seer_sae_config *c, const seer_sae_train
      * shapes allow (an SAE), independent random unit columns otherwise. */
     for (int64_t i = 0; i < dl * dout; i++) t->sae->W_dec[i] = seer_rng_normal(&t->rng);
     normalize_rows(t->sae->W_dec, dl, dout);
-    if (di == dout) {
-        for (int64_t j = 0; j < dl; j++)
-            for (int64_t i = 0; i < di; i++) t->sae->W_enc[i * dl + j] = t->sae->W_dec[j * dout + i];
-    } else {
-        for (int64_t i = 0; i < di * dl; i++) t->sae->W_enc[i] = seer_rng_normal(&t->rng) / sqrtf((float)di);
-    }
+    if (di == dout) memcpy(t->encT, t->sae->W_dec, (size_t)(dl * di) * sizeof(float)); /* W_encT = W_dec */
+    else
+        for (int64_t i = 0; i < di * dl; i++) t->encT[i] = seer_rng_normal(&t->rng) / sqrtf((float)di);
     if (t->log_th)
         for (int64_t j = 0; j < dl; j++) {
             t->log_th[j] = (float)log(t->p.jump_init_threshold);
             t->sae->threshold[j] = expf(t->log_th[j]);
         }
-    /* Input scale and b_dec from the first rows; the data is rewound afterwards. */
+    /* Input scale and b_dec from the first rows; the data is rewound afterwards. The median
+     * comes from the first of the four samples, unscaled (it scales with the data). */
     int64_t ns = t->p.batch < 65536 ? t->p.batch : 65536, got = 0;
     double sq_in = 0, sq_out = 0;
     double *mean = calloc((size_t)dout, sizeof(*mean));
-    if (!mean) {
+    float *median = calloc((size_t)dout, sizeof(*median));
+    if (!mean || !median) {
         st = seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory");
-        goto fail;
+        goto fail_mean;
     }
     for (int rep = 0; rep < 4; rep++, got += ns) {
         if ((st = sae_data_next(data, t->xb, t->yb, ns, err))) goto fail_mean;
+        if (rep == 0 && t->p.b_dec_init == SEER_SAE_BDEC_MEDIAN &&
+            (st = seer_sae_geometric_median(t->yb, ns, dout, 100, 1e-5, median, err)))
+            goto fail_mean;
         for (int64_t b = 0; b < ns; b++) {
             sq_in += seer_vec_dot_f32(t->xb + b * di, t->xb + b * di, di);
             sq_out += seer_vec_dot_f32(t->yb + b * dout, t->yb + b * dout, dout);
@@ -189,17 +220,61 @@ seer_status seer_sae_trainer_init(const seer_sae_config *c, const seer_sae_train
         t->scale_out = c->d_in == c->d_out && !strcmp(c->hook_in, c->hook_out) ? t->scale_in
                                                                                : (float)sqrt((double)dout / (sq_out / (double)got));
     }
-    if (t->p.init_b_dec)
-        for (int64_t i = 0; i < dout; i++) t->sae->b_dec[i] = (float)(mean[i] / (double)got) * t->scale_out;
-    free(mean);
+    for (int64_t i = 0; i < dout; i++)
+        t->sae->b_dec[i] = t->p.b_dec_init == SEER_SAE_BDEC_MEDIAN ? median[i] * t->scale_out
+                           : t->p.b_dec_init == SEER_SAE_BDEC_MEAN ? (float)(mean[i] / (double)got) * t->scale_out
+                                                                   : 0.0f;
+    free(mean), free(median);
     if ((st = sae_data_seek(data, -1, 0, err))) goto fail;
     *out = t;
     return SEER_OK;
 fail_mean:
-    free(mean);
+    free(mean), free(median);
 fail:
     seer_sae_trainer_free(t);
     return st;
+}
+
+/* Adam over w[lo, hi) (moments m, v; bias correction folded into a and epsh). */
+static void adam_span(float *w, const float *g, float *m, float *v, int64_t lo, int64_t hi, float a, float epsh, float b1,
+                      float b2) {
+    for (int64_t q = lo; q < hi; q++) {
+        m[q] = b1 * m[q] + (1 - b1) * g[q];
+        v[q] = b2 * v[q] + (1 - b2) * g[q] * g[q];
+        w[q] -= a * m[q] / (sqrtf(v[q]) + epsh);
+    }
+}
+
+typedef struct adam_task {
+    seer_sae_trainer *t;
+    float a, epsh, b1, b2;
+} adam_task;
+
+/* Every parameter split evenly over the threads; decoder rows whole, so that each row's
+ * radial gradient is removed before its step and the row is renormalised after it (the
+ * removal must precede the optimizer: after it, it would do nothing). Elementwise or per row,
+ * so the result does not depend on the split. */
+static void adam_run(void *ctx, int ith, int nth) {
+    adam_task *at = ctx;
+    seer_sae_trainer *t = at->t;
+    int64_t dout = t->cfg.d_out, lo, hi;
+    for (int i = 0; i < P_COUNT; i++) {
+        if (!t->size[i]) continue;
+        float *w = t->param[i], *g = t->grad[i], *m = t->m[i], *v = t->v[i];
+        if (i != P_W_DEC || !t->p.normalize_decoder) {
+            sae_split(t->size[i], ith, nth, &lo, &hi);
+            adam_span(w, g, m, v, lo, hi, at->a, at->epsh, at->b1, at->b2);
+            continue;
+        }
+        sae_split(t->cfg.d_sae, ith, nth, &lo, &hi);
+        for (int64_t j = lo; j < hi; j++) {
+            float *gr = g + j * dout, *wr = w + j * dout;
+            seer_vec_axpy_f32(gr, -seer_vec_dot_f32(gr, wr, dout), wr, dout);
+            adam_span(wr, gr, m + j * dout, v + j * dout, 0, dout, at->a, at->epsh, at->b1, at->b2);
+            double n = sqrt((double)seer_vec_dot_f32(wr, wr, dout));
+            if (n > 0) seer_vec_scale_f32(wr, (float)(1.0 / n), dout);
+        }
+    }
 }
 
 int64_t seer_sae_trainer_steps_total(const seer_sae_trainer *t) { return t->n_steps; }
@@ -220,35 +295,21 @@ seer_status seer_sae_trainer_step(seer_sae_trainer *t, seer_sae_stats *stats, se
 
     /* Dead-latent bookkeeping. */
     memset(t->fired, 0, (size_t)dl);
-    for (int64_t e = 0; e < t->w.codes.ptr[B]; e++) t->fired[t->w.codes.idx[e]] = 1;
+    for (int64_t b = 0; b < B; b++)
+        for (int32_t e = 0; e < t->w.codes.n[b]; e++) t->fired[t->w.codes.idx[b * t->w.codes.stride + e]] = 1;
     int64_t n_dead = 0;
     for (int64_t j = 0; j < dl; j++) {
         t->since_fired[j] = t->fired[j] ? 0 : t->since_fired[j] + B;
         n_dead += t->since_fired[j] >= t->p.dead_tokens;
     }
 
-    /* Keep decoder rows on the unit sphere: drop the radial part of their gradient. */
-    if (t->p.normalize_decoder)
-        for (int64_t j = 0; j < dl; j++) {
-            float *g = t->g.W_dec + j * dout;
-            const float *w = t->sae->W_dec + j * dout;
-            seer_vec_axpy_f32(g, -seer_vec_dot_f32(g, w, dout), w, dout);
-        }
-
     /* Adam with bias correction. */
     t->step++;
     double b1 = t->p.beta1, b2 = t->p.beta2;
     double c1 = 1.0 - pow(b1, (double)t->step), c2 = 1.0 - pow(b2, (double)t->step);
-    float a = (float)(t->lr * sqrt(c2) / c1), epsh = (float)(t->p.eps * sqrt(c2));
-    for (int i = 0; i < P_COUNT; i++) {
-        float *w = t->param[i], *g = t->grad[i], *m = t->m[i], *v = t->v[i];
-        for (int64_t q = 0; q < t->size[i]; q++) {
-            m[q] = (float)b1 * m[q] + (float)(1 - b1) * g[q];
-            v[q] = (float)b2 * v[q] + (float)(1 - b2) * g[q] * g[q];
-            w[q] -= a * m[q] / (sqrtf(v[q]) + epsh);
-        }
-    }
-    if (t->p.normalize_decoder) normalize_rows(t->sae->W_dec, dl, dout);
+    adam_task at = {.t = t, .a = (float)(t->lr * sqrt(c2) / c1), .epsh = (float)(t->p.eps * sqrt(c2)), .b1 = (float)b1,
+                    .b2 = (float)b2};
+    seer_pool_run(t->pool, adam_run, &at);
     if (t->log_th)
         for (int64_t j = 0; j < dl; j++) t->sae->threshold[j] = expf(t->log_th[j]);
     if (c->arch == SEER_SAE_BATCHTOPK && L.batch_min > 0)
@@ -270,7 +331,8 @@ seer_status seer_sae_trainer_export(const seer_sae_trainer *t, seer_sae **out, s
     int64_t di = c->d_in, dl = c->d_sae, dout = c->d_out;
     /* Fold the normalisation in: pre = (x·s_in - b) W + b_enc = (x - b/s_in)(s_in W) + b_enc. */
     float si = t->scale_in, so = t->scale_out;
-    for (int64_t i = 0; i < di * dl; i++) s->W_enc[i] = t->sae->W_enc[i] * si;
+    for (int64_t j = 0; j < dl; j++)
+        for (int64_t i = 0; i < di; i++) s->W_enc[i * dl + j] = t->encT[j * di + i] * si;
     memcpy(s->b_enc, t->sae->b_enc, (size_t)dl * sizeof(float));
     for (int64_t i = 0; i < dl * dout; i++) s->W_dec[i] = t->sae->W_dec[i] / so;
     for (int64_t i = 0; i < dout; i++) s->b_dec[i] = t->sae->b_dec[i] / so;
@@ -307,7 +369,7 @@ seer_status seer_sae_trainer_save_state(const seer_sae_trainer *t, const char *p
     if (!w) return seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory");
     const seer_sae_config *c = &t->cfg;
     const seer_sae_train_params *p = &t->p;
-    seer_st_writer_set_metadata(w, "seer_sae_state", "1");
+    seer_st_writer_set_metadata(w, "seer_sae_state", SAE_STATE_VERSION);
     seer_st_writer_set_metadata(w, "arch", seer_sae_arch_name(c->arch));
     meta_u64(w, "d_in", (uint64_t)c->d_in), meta_u64(w, "d_sae", (uint64_t)c->d_sae), meta_u64(w, "d_out", (uint64_t)c->d_out);
     meta_u64(w, "k", (uint64_t)c->k), meta_u64(w, "skip", (uint64_t)c->skip);
@@ -323,7 +385,7 @@ seer_status seer_sae_trainer_save_state(const seer_sae_trainer *t, const char *p
     meta_f64(w, "l1_coeff", p->l1_coeff), meta_f64(w, "l0_coeff", p->l0_coeff);
     meta_f64(w, "jump_bandwidth", p->jump_bandwidth), meta_f64(w, "jump_init_threshold", p->jump_init_threshold);
     meta_f64(w, "auxk_coeff", p->auxk_coeff), meta_u64(w, "auxk", (uint64_t)p->auxk);
-    meta_u64(w, "dead_tokens", (uint64_t)p->dead_tokens), meta_u64(w, "init_b_dec", (uint64_t)p->init_b_dec);
+    meta_u64(w, "dead_tokens", (uint64_t)p->dead_tokens), meta_u64(w, "b_dec_init", (uint64_t)p->b_dec_init);
     meta_u64(w, "step", (uint64_t)t->step), meta_u64(w, "tokens_seen", (uint64_t)t->tokens);
     for (int i = 0; i < 4; i++) {
         char key[16];
@@ -399,7 +461,8 @@ static seer_status get_tensor(const seer_st *s, const char *path, const char *na
     return SEER_OK;
 }
 
-seer_status seer_sae_trainer_resume(const char *path, seer_sae_data *data, seer_sae_trainer **out, seer_err *err) {
+seer_status seer_sae_trainer_resume(const char *path, seer_sae_data *data, int n_threads, seer_sae_trainer **out,
+                                    seer_err *err) {
     *out = NULL;
     seer_st *s = NULL;
     seer_status st = seer_st_open_file(path, &s, err);
@@ -409,8 +472,14 @@ seer_status seer_sae_trainer_resume(const char *path, seer_sae_data *data, seer_
     char arch[32];
     uint64_t u[24];
     double f[8];
-    if (!seer_st_metadata(s, "seer_sae_state")) {
+    const char *ver = seer_st_metadata(s, "seer_sae_state");
+    if (!ver) {
         st = seer_err_set(err, SEER_ERR_FORMAT, "sae: %s is not a seer SAE training state", path);
+        goto out;
+    }
+    if (strcmp(ver, SAE_STATE_VERSION)) {
+        st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "sae: %s is a version %s training state; this seer resumes version %s only",
+                          path, ver, SAE_STATE_VERSION);
         goto out;
     }
 #define U(i, key) if ((st = get_u64(s, path, key, &u[i], err))) goto out
@@ -422,7 +491,7 @@ seer_status seer_sae_trainer_resume(const char *path, seer_sae_data *data, seer_
     }
     U(0, "d_in"); U(1, "d_sae"); U(2, "d_out"); U(3, "k"); U(4, "skip"); U(5, "apply_b_dec_to_input");
     U(6, "batch"); U(7, "tokens"); U(8, "lr_scale"); U(9, "seed"); U(10, "normalize_decoder");
-    U(11, "normalize_input"); U(12, "auxk"); U(13, "dead_tokens"); U(14, "init_b_dec"); U(15, "step");
+    U(11, "normalize_input"); U(12, "auxk"); U(13, "dead_tokens"); U(14, "b_dec_init"); U(15, "step");
     U(16, "tokens_seen"); U(17, "rng0"); U(18, "rng1"); U(19, "rng2"); U(20, "rng3"); U(21, "data_buffer"); U(22, "data_row");
     F(0, "lr"); F(1, "beta1"); F(2, "beta2"); F(3, "eps"); F(4, "l1_coeff"); F(5, "l0_coeff"); F(6, "jump_bandwidth");
     F(7, "jump_init_threshold");
@@ -442,7 +511,8 @@ seer_status seer_sae_trainer_resume(const char *path, seer_sae_data *data, seer_
         goto out;
     p.batch = (int64_t)u[6], p.tokens = (int64_t)u[7], p.lr_scale = (int)u[8], p.seed = u[9];
     p.normalize_decoder = (int)u[10], p.normalize_input = (int)u[11], p.auxk = (int32_t)u[12];
-    p.dead_tokens = (int64_t)u[13], p.init_b_dec = (int)u[14];
+    p.dead_tokens = (int64_t)u[13], p.b_dec_init = (seer_sae_bdec_init)u[14];
+    p.n_threads = n_threads;
     p.lr = f[0], p.beta1 = f[1], p.beta2 = f[2], p.eps = f[3], p.l1_coeff = f[4], p.l0_coeff = f[5];
     p.jump_bandwidth = f[6], p.jump_init_threshold = f[7], p.auxk_coeff = auxc;
     seer_sae_trainer *t;
