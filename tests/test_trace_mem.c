@@ -86,7 +86,9 @@ int main(void) {
         size_t h2 = peak_rss();
         double grow_same = (double)(h1 - h0), grow_four = (double)(h2 - h1), want = 0.75 * (double)saved;
         CHECK_MSG(saved == 4 * (int64_t)T * 512 * 4, "four saves hold %lld bytes", (long long)saved);
-        CHECK_MSG(grow_same < 0.05 * want, "repeating the same traces grew the peak RSS by %.0f bytes", grow_same);
+        /* allocator noise (arenas, thread stacks) measured up to ~0.3 MiB; one stray copy of a
+         * saved stream would be 2 MiB */
+        CHECK_MSG(grow_same < 0.1 * want, "repeating the same traces grew the peak RSS by %.0f bytes", grow_same);
         CHECK_MSG(grow_four > 0.8 * want && grow_four < 1.3 * want,
                   "three more saved streams (%.0f bytes) grew the peak RSS by %.0f bytes", want, grow_four);
         seer_ctx_free(ctx);
