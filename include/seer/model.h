@@ -94,7 +94,7 @@ seer_status seer_model_random(const seer_model_config *c, uint64_t seed, seer_mo
 typedef struct seer_ctx seer_ctx;
 
 typedef struct seer_ctx_params {
-    int32_t n_ctx;   /* positions per sequence (<= 0: the model's n_ctx) */
+    int32_t n_ctx;   /* positions per sequence (<= 0: the model's n_ctx, at most 4096) */
     int32_t n_seq;   /* sequences held at once (default 1) */
     int32_t n_batch; /* tokens per seer_ctx_decode call (default 512) */
     int n_threads;   /* <= 0: one per core */

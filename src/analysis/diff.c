@@ -97,6 +97,7 @@ seer_status seer_diff_run(const seer_model *a, const seer_model *b, int32_t n_pr
     int64_t total = 0;
     for (int32_t i = 0; i < n_prompts; i++) total += lens[i] > 0 ? lens[i] : 0;
     if (total > (1 << 20)) return seer_err_set(err, SEER_ERR_RANGE, "diff: %lld tokens in all is too many", (long long)total);
+    if (total == 0) return seer_err_set(err, SEER_ERR_INVALID, "diff: all %d prompts are empty", n_prompts);
     int32_t V = seer_model_get_config(a)->n_vocab;
     an_capture ca, cb;
     diff_state ds = {.err = err};

@@ -84,7 +84,7 @@ seer_status seer_dla_run(const seer_model *m, const int32_t *tokens, int32_t n_t
     seer_dla_result *r = NULL;
     float *logits = malloc((size_t)V * sizeof(float)), *ua = malloc((size_t)d * sizeof(float));
     float *ub = malloc((size_t)d * sizeof(float)), *row = malloc((size_t)(hd > d ? hd : d) * sizeof(float));
-    double *g = malloc((size_t)d * sizeof(double)), *uz = malloc((size_t)hd * sizeof(double));
+    double *g = calloc((size_t)d, sizeof(double)), *uz = malloc((size_t)hd * sizeof(double));
     uint8_t *want = calloc((size_t)n_tokens, 1);
     size_t n_comp = 3 + (size_t)L * ((size_t)H + 2);
     if (!logits || !ua || !ub || !row || !g || !uz || !want || !(r = calloc(1, sizeof(*r))) ||

@@ -29,6 +29,7 @@ static int32_t find_piece(const seer_tok *t, const char *text) {
     int32_t id = seer_tok_find_piece(t, text, strlen(text));
     if (id >= 0) return id;
     size_t n = strlen(text);
+    static const char spm_space[3] = {'\xe2', '\x96', '\x81'}; /* "▁", U+2581; alt is not NUL-terminated */
     char *alt = malloc(3 * n + 1);
     if (!alt) return -1;
     for (int pass = 0; pass < 2 && id < 0; pass++) {
@@ -38,8 +39,8 @@ static int32_t find_piece(const seer_tok *t, const char *text) {
                 alt[k++] = ' ';
                 i += 2;
             } else if (pass == 1 && text[i] == ' ') {
-                memcpy(alt + k, "\xe2\x96\x81", 3);
-                k += 3;
+                memcpy(alt + k, spm_space, sizeof(spm_space));
+                k += sizeof(spm_space);
             } else {
                 alt[k++] = text[i];
             }

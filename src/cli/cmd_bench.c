@@ -20,7 +20,7 @@ static size_t proc_status_kb(const char *key) {
             kb = (size_t)strtoull(line + n + 1, NULL, 10);
             break;
         }
-    fclose(f);
+    (void)fclose(f); /* opened for reading: nothing to lose */
     return kb * 1024;
 }
 
@@ -43,10 +43,15 @@ int cmd_bench(int argc, char **argv) {
         else if (!strcmp(o, "-m") || !strcmp(o, "-p") || !strcmp(o, "-n") || !strcmp(o, "-t") || !strcmp(o, "-r")) {
             if (!(v = cli_value(cmd, &a))) return 2;
             if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-p") && cli_int(cmd, o, v, 0, 1 << 20, &np)) return 2;
-            else if (!strcmp(o, "-n") && cli_int(cmd, o, v, 0, 1 << 20, &ng)) return 2;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            else if (!strcmp(o, "-r") && cli_int(cmd, o, v, 1, 1000, &reps)) return 2;
+            else if (!strcmp(o, "-p")) {
+                if (cli_int(cmd, o, v, 0, 1 << 20, &np)) return 2;
+            } else if (!strcmp(o, "-n")) {
+                if (cli_int(cmd, o, v, 0, 1 << 20, &ng)) return 2;
+            } else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            } else if (!strcmp(o, "-r")) {
+                if (cli_int(cmd, o, v, 1, 1000, &reps)) return 2;
+            }
         } else return cli_unknown(cmd, o);
     }
     if (!model_path) {

@@ -23,10 +23,11 @@ int cmd_convert(int argc, char **argv) {
             if (!(type_s = cli_value(cmd, &a))) return 2;
         } else if (!strcmp(o, "-z")) {
             if (!(tok_path = cli_value(cmd, &a))) return 2;
-        } else if (o[0] == '-' && o[1]) return cli_unknown(cmd, o);
-        else if (!in) in = o;
-        else if (!out) out = o;
-        else return cli_unknown(cmd, o);
+        } else if ((o[0] != '-' || !o[1]) && (!in || !out)) {
+            *(in ? &out : &in) = o; /* "-" is a file name (stdin/stdout) */
+        } else {
+            return cli_unknown(cmd, o); /* an unknown option, or a third file */
+        }
     }
     if (!in || !out || !to) {
         fprintf(stderr, "seer convert: needs IN, OUT and --to FORMAT\n");

@@ -47,9 +47,13 @@ int cmd_dla(int argc, char **argv) {
             if (!strcmp(o, "-m")) model_path = v;
             else if (!strcmp(o, "-z")) tok_path = v;
             else if (!strcmp(o, "-p")) prompt = v;
-            else if (!strcmp(o, "--pos") && cli_int(cmd, o, v, -(1LL << 30), 1LL << 30, &pos)) return 2;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            else if (!strcmp(o, "--top") && cli_int(cmd, o, v, 1, 1LL << 30, &top)) return 2;
+            else if (!strcmp(o, "--pos")) {
+                if (cli_int(cmd, o, v, -(1LL << 30), 1LL << 30, &pos)) return 2;
+            } else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            } else if (!strcmp(o, "--top")) {
+                if (cli_int(cmd, o, v, 1, 1LL << 30, &top)) return 2;
+            }
         } else {
             return cli_unknown(cmd, o);
         }

@@ -3,6 +3,7 @@
  * whole UTF-8 characters; speed goes to stderr. */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,6 +14,13 @@ static void help(void) {
            "  --temp T     0 = greedy (default 1.0)     --top-p P  nucleus (default 0.9)\n"
            "  --top-k K    keep the K likeliest (0 = off, default)     --seed S  (default 42)\n"
            "  --ignore-eos keep going past BOS/EOS\n");
+}
+
+/* Text goes out as it is made; a failed write (a full disk, a closed pipe) ends the run. */
+static int emit(const char *buf, size_t n, seer_err *err) {
+    if (fwrite(buf, 1, n, stdout) == n && fflush(stdout) == 0) return 0;
+    seer_err_set(err, SEER_ERR_IO, "cannot write the generated text to stdout: %s", strerror(errno));
+    return -1;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -38,12 +46,20 @@ int cmd_generate(int argc, char **argv) {
             else if (!strcmp(o, "-z")) tok_path = v;
             else if (!strcmp(o, "-p")) prompt = v;
             else if (!strcmp(o, "-f")) prompt_file = v;
-            else if (!strcmp(o, "-n") && (steps_given = 1) && cli_int(cmd, o, v, 1, 1 << 22, &steps)) return 2;
-            else if (!strcmp(o, "--temp") && cli_float(cmd, o, v, 0, 1e6, &temp)) return 2;
-            else if (!strcmp(o, "--top-p") && cli_float(cmd, o, v, 1e-9, 1, &top_p)) return 2;
-            else if (!strcmp(o, "--top-k") && cli_int(cmd, o, v, 0, 1LL << 30, &top_k)) return 2;
-            else if (!strcmp(o, "--seed") && cli_int(cmd, o, v, 0, INT64_MAX, &seed)) return 2;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            else if (!strcmp(o, "-n")) {
+                steps_given = 1;
+                if (cli_int(cmd, o, v, 1, 1 << 22, &steps)) return 2;
+            } else if (!strcmp(o, "--temp")) {
+                if (cli_float(cmd, o, v, 0, 1e6, &temp)) return 2;
+            } else if (!strcmp(o, "--top-p")) {
+                if (cli_float(cmd, o, v, 1e-9, 1, &top_p)) return 2;
+            } else if (!strcmp(o, "--top-k")) {
+                if (cli_int(cmd, o, v, 0, 1LL << 30, &top_k)) return 2;
+            } else if (!strcmp(o, "--seed")) {
+                if (cli_int(cmd, o, v, 0, INT64_MAX, &seed)) return 2;
+            } else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            }
         } else {
             return cli_unknown(cmd, o);
         }
@@ -108,8 +124,10 @@ int cmd_generate(int argc, char **argv) {
     seer_tok_stream ts;
     seer_tok_stream_init(&ts, tok);
     char buf[512];
-    for (size_t i = 0; i < n_ids; i++) fwrite(buf, 1, seer_tok_stream_push(&ts, ids[i], buf, sizeof(buf)), stdout);
-    fflush(stdout);
+    for (size_t i = 0; i < n_ids; i++) {
+        size_t k = seer_tok_stream_push(&ts, ids[i], buf, sizeof(buf));
+        if (emit(buf, k, &err)) goto fail;
+    }
 
     double t0 = seer_time_sec();
     seer_batch b = {.n = (int32_t)n_ids, .tokens = ids, .pos = pos};
@@ -122,17 +140,16 @@ int cmd_generate(int argc, char **argv) {
     for (;;) {
         int32_t next = seer_sampler_sample(smp, logits);
         if (!ignore_eos && (next == bos || next == eos)) break;
-        fwrite(buf, 1, seer_tok_stream_push(&ts, next, buf, sizeof(buf)), stdout);
-        fflush(stdout);
+        size_t k = seer_tok_stream_push(&ts, next, buf, sizeof(buf));
+        if (emit(buf, k, &err)) goto fail;
         n_gen++;
         if (p >= steps) break;
         seer_batch one = {.n = 1, .tokens = &next, .pos = &p};
         if (seer_ctx_decode(ctx, &one, logits, &err)) goto fail;
         p++;
     }
-    fwrite(buf, 1, seer_tok_stream_flush(&ts, buf, sizeof(buf)), stdout);
-    printf("\n");
-    fflush(stdout);
+    size_t k = seer_tok_stream_flush(&ts, buf, sizeof(buf));
+    if (emit(buf, k, &err) || emit("\n", 1, &err)) goto fail;
     double t2 = seer_time_sec();
     fprintf(stderr, "seer: prefill %zu tokens %.1f tok/s, generated %d tokens %.1f tok/s (%d threads)\n", n_ids,
             (double)n_ids / (t1 - t0 + 1e-12), n_gen, n_gen > 1 ? (double)(n_gen - 1) / (t2 - t1 + 1e-12) : 0.0,

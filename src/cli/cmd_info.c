@@ -28,9 +28,8 @@ int cmd_info(int argc, char **argv) {
         else if (!strcmp(o, "--hooks")) hooks = 1;
         else if (!strcmp(o, "-z")) {
             if (!(tok_path = cli_value(cmd, &a))) return 2;
-        } else if (o[0] == '-') return cli_unknown(cmd, o);
-        else if (!path) path = o;
-        else return cli_unknown(cmd, o);
+        } else if (o[0] != '-' && !path) path = o;
+        else return cli_unknown(cmd, o); /* an unknown option, or a second MODEL */
     }
     if (!path) {
         fprintf(stderr, "seer info: MODEL is required\n");

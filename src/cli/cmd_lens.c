@@ -34,9 +34,13 @@ int cmd_lens(int argc, char **argv) {
             else if (!strcmp(o, "-z")) tok_path = v;
             else if (!strcmp(o, "-p")) prompt = v;
             else if (!strcmp(o, "--target")) target = v;
-            else if (!strcmp(o, "--pos") && cli_int(cmd, o, v, -(1LL << 30), 1LL << 30, &pos)) return 2;
-            else if (!strcmp(o, "-k") && cli_int(cmd, o, v, 1, 1 << 20, &k)) return 2;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            else if (!strcmp(o, "--pos")) {
+                if (cli_int(cmd, o, v, -(1LL << 30), 1LL << 30, &pos)) return 2;
+            } else if (!strcmp(o, "-k")) {
+                if (cli_int(cmd, o, v, 1, 1 << 20, &k)) return 2;
+            } else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            }
         } else {
             return cli_unknown(cmd, o);
         }

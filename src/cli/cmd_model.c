@@ -53,9 +53,8 @@ int cmd_model(int argc, char **argv) {
             else if (!strcmp(o, "--vocab")) c.n_vocab = (int32_t)v;
             else if (!strcmp(o, "--ctx")) c.n_ctx = (int32_t)v;
             else seed = v;
-        } else if (o[0] == '-') return cli_unknown("model random", o);
-        else if (!out) out = o;
-        else return cli_unknown("model random", o);
+        } else if (o[0] != '-' && !out) out = o;
+        else return cli_unknown("model random", o); /* an unknown option, or a second OUT */
     }
     if (!out) {
         fprintf(stderr, "seer model random: OUT is required\n");

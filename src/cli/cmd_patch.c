@@ -107,8 +107,11 @@ int cmd_patch(int argc, char **argv) {
             else if (!strcmp(o, "--metric")) metric = v;
             else if (!strcmp(o, "--what")) what = v;
             else if (!strcmp(o, "--svg")) svg = v;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            else if (!strcmp(o, "--batch") && cli_int(cmd, o, v, 1, 1 << 20, &batch)) return 2;
+            else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            } else if (!strcmp(o, "--batch")) {
+                if (cli_int(cmd, o, v, 1, 1 << 20, &batch)) return 2;
+            }
         } else {
             return cli_unknown(cmd, o);
         }

@@ -29,8 +29,11 @@ int cmd_perplexity(int argc, char **argv) {
             if (!strcmp(o, "-m")) model_path = v;
             else if (!strcmp(o, "-z")) tok_path = v;
             else if (!strcmp(o, "-f")) file = v;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            else if (!strcmp(o, "-c") && cli_int(cmd, o, v, 2, 1 << 22, &nctx_arg)) return 2;
+            else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
+            } else if (!strcmp(o, "-c")) {
+                if (cli_int(cmd, o, v, 2, 1 << 22, &nctx_arg)) return 2;
+            }
         } else return cli_unknown(cmd, o);
     }
     if (!model_path || !file) {

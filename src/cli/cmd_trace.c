@@ -31,7 +31,7 @@ static int split_eq(const char *s, char *hook, size_t cap, const char **rest) {
 /* Adds one quick-form node; returns 0, or prints an error and returns 2. */
 static int quick_node(cJSON *nodes, cJSON *tensors, const char *flag, const char *arg, int n, long long pos, int has_pos) {
     char hook[256], id[300];
-    const char *rest = NULL;
+    const char *rest = ""; /* --save and --zero take no value */
     cJSON *node = cJSON_CreateObject();
     if (!strcmp(flag, "--save") || !strcmp(flag, "--zero")) {
         snprintf(hook, sizeof(hook), "%s", arg);
@@ -93,7 +93,7 @@ static int quick_node(cJSON *nodes, cJSON *tensors, const char *flag, const char
         cJSON_AddStringToObject(node, "tensor", tname);
         cJSON_AddNumberToObject(node, "coef", coef);
     }
-    if (has_pos && strcmp(flag, "--save")) {
+    if (has_pos && strcmp(flag, "--save") != 0) {
         cJSON *sel = cJSON_CreateObject();
         cJSON_AddNumberToObject(sel, "pos", (double)pos);
         cJSON_AddItemToObject(node, "select", sel);
@@ -134,8 +134,11 @@ int cmd_trace(int argc, char **argv) {
             else if (!strcmp(o, "--graph")) graph_path = v;
             else if (!strcmp(o, "--out")) out_path = v;
             else if (!strcmp(o, "-p")) cJSON_AddItemToArray(prompts, cJSON_CreateString(v));
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) goto out_usage;
-            else if (!strcmp(o, "--max-save-mb") && cli_int(cmd, o, v, 1, 1 << 30, &max_save_mb)) goto out_usage;
+            else if (!strcmp(o, "-t")) {
+                if (cli_int(cmd, o, v, 1, 1024, &threads)) goto out_usage;
+            } else if (!strcmp(o, "--max-save-mb")) {
+                if (cli_int(cmd, o, v, 1, 1 << 30, &max_save_mb)) goto out_usage;
+            }
         } else if (!strcmp(o, "--save") || !strcmp(o, "--add") || !strcmp(o, "--scale") || !strcmp(o, "--zero") ||
                    !strcmp(o, "--noise") || !strcmp(o, "--patch")) {
             if (!(v = cli_value(cmd, &a))) goto out_usage;

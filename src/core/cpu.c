@@ -85,7 +85,7 @@ seer_simd seer_simd_level(void) {
     const char *env = getenv("SEER_SIMD");
     if (env && *env) {
         for (int s = 0; s < SEER_SIMD_COUNT; s++)
-            if (strcmp(env, simd_names[s]) == 0 && s < c) c = s;
+            if (s < c && strcmp(env, simd_names[s]) == 0) c = s;
     }
     atomic_store_explicit(&current_level, c, memory_order_relaxed);
     return (seer_simd)c;

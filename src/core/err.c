@@ -1,4 +1,5 @@
 /* Status codes and error messages: the one channel for failures a user or a file can cause. */
+#define SEER_ERR_IMPL 1 /* defines the functions core.h wraps for the analyzer */
 #include "seer/core.h"
 
 #include <assert.h>

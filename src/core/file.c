@@ -17,21 +17,21 @@ seer_status seer_map_open(const char *path, seer_map *out, seer_err *err) {
     struct stat st;
     if (fstat(fd, &st) != 0) {
         int e = errno;
-        close(fd);
+        (void)close(fd); /* read-only: a failing close loses nothing */
         return seer_err_set(err, SEER_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
     }
     if (S_ISDIR(st.st_mode)) {
-        close(fd);
+        (void)close(fd);
         return seer_err_set(err, SEER_ERR_IO, "%s: is a directory, expected a file", path);
     }
     if (st.st_size == 0) {
-        close(fd);
+        (void)close(fd);
         out->data = (const uint8_t *)"";
         return SEER_OK;
     }
     void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
-    close(fd);
+    (void)close(fd); /* the mapping keeps its own reference to the file */
     if (p == MAP_FAILED) return seer_err_set(err, SEER_ERR_IO, "%s: cannot map: %s", path, strerror(e));
     out->data = p;
     out->size = (size_t)st.st_size;
@@ -40,7 +40,8 @@ seer_status seer_map_open(const char *path, seer_map *out, seer_err *err) {
 }
 
 void seer_map_close(seer_map *m) {
-    if (m->mapped) munmap((void *)m->data, m->size);
+    /* munmap fails only for a range that is not a mapping, which would be a bug here */
+    if (m->mapped) (void)munmap((void *)m->data, m->size);
     memset(m, 0, sizeof(*m));
 }
 
@@ -51,13 +52,13 @@ seer_status seer_read_file(const char *path, char **out, size_t *len, seer_err *
     if (!f) return seer_err_set(err, SEER_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
     if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-        fclose(f);
+        (void)fclose(f); /* opened for reading: nothing to flush */
         return seer_err_set(err, SEER_ERR_IO, "%s: not a readable file", path);
     }
     size_t cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096, n = 0;
     char *buf = malloc(cap);
     if (!buf) {
-        fclose(f);
+        (void)fclose(f);
         return seer_err_set(err, SEER_ERR_NOMEM, "%s: out of memory reading %zu bytes", path, cap);
     }
     for (;;) {
@@ -66,7 +67,7 @@ seer_status seer_read_file(const char *path, char **out, size_t *len, seer_err *
             char *nb = realloc(buf, cap * 2);
             if (!nb) {
                 free(buf);
-                fclose(f);
+                (void)fclose(f);
                 return seer_err_set(err, SEER_ERR_NOMEM, "%s: out of memory", path);
             }
             buf = nb;
@@ -77,7 +78,7 @@ seer_status seer_read_file(const char *path, char **out, size_t *len, seer_err *
         if (got == 0) break;
     }
     int bad = ferror(f);
-    fclose(f);
+    (void)fclose(f);
     if (bad) {
         free(buf);
         return seer_err_set(err, SEER_ERR_IO, "%s: read error", path);
@@ -96,6 +97,7 @@ seer_status seer_awriter_open(seer_awriter *w, const char *path, seer_err *err) 
     if (!w->path || !w->tmp) {
         free(w->path);
         free(w->tmp);
+        w->path = w->tmp = NULL;
         return seer_err_set(err, SEER_ERR_NOMEM, "%s: out of memory", path);
     }
     snprintf(w->tmp, n, "%s.tmp.%ld", path, (long)getpid());
@@ -104,6 +106,7 @@ seer_status seer_awriter_open(seer_awriter *w, const char *path, seer_err *err) 
         seer_err_set(err, SEER_ERR_IO, "%s: cannot create: %s", w->tmp, strerror(errno));
         free(w->path);
         free(w->tmp);
+        w->path = w->tmp = NULL; /* so a later seer_awriter_abort frees nothing twice */
         return SEER_ERR_IO;
     }
     return SEER_OK;
@@ -145,7 +148,7 @@ seer_status seer_awriter_commit(seer_awriter *w, seer_err *err) {
 }
 
 void seer_awriter_abort(seer_awriter *w) {
-    if (w->f) fclose(w->f);
+    if (w->f) (void)fclose(w->f); /* the temp file is being thrown away */
     if (w->tmp) unlink(w->tmp);
     free(w->path);
     free(w->tmp);
@@ -174,9 +177,6 @@ char *seer_path_join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     char *s = malloc(a + b + 2);
     if (!s) return NULL;
-    memcpy(s, dir, a);
-    size_t k = a;
-    if (a > 0 && dir[a - 1] != '/') s[k++] = '/';
-    memcpy(s + k, name, b + 1);
+    snprintf(s, a + b + 2, "%s%s%s", dir, a > 0 && dir[a - 1] != '/' ? "/" : "", name);
     return s;
 }

@@ -289,8 +289,8 @@ static inline void prefetch_next(const seer_mm *m, const void *p, size_t bytes) 
         const int64_t K = m->cols, K8 = K & ~(int64_t)7;                                                  \
         int64_t r = r0;                                                                                   \
         for (; r + 4 <= r1; r += 4) {                                                                     \
-            const T *w0 = (const T *)wrow(m, r), *w1 = (const T *)wrow(m, r + 1);                         \
-            const T *w2 = (const T *)wrow(m, r + 2), *w3 = (const T *)wrow(m, r + 3);                     \
+            const T *w0 = (const T *)(const void *)wrow(m, r), *w1 = (const T *)(const void *)wrow(m, r + 1);                         \
+            const T *w2 = (const T *)(const void *)wrow(m, r + 2), *w3 = (const T *)(const void *)wrow(m, r + 3);                     \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
             int64_t k = 0;                                                                                \
             for (; k + 16 <= K; k += 16) {                                                                \
@@ -330,7 +330,7 @@ static inline void prefetch_next(const seer_mm *m, const void *p, size_t bytes) 
             put_y(m, r + 3, s3);                                                                          \
         }                                                                                                 \
         for (; r < r1; r++) {                                                                             \
-            const T *w0 = (const T *)wrow(m, r);                                                          \
+            const T *w0 = (const T *)(const void *)wrow(m, r);                                                          \
             __m256 a0 = _mm256_setzero_ps(), b0 = a0;                                                     \
             int64_t k = 0;                                                                                \
             for (; k + 16 <= K; k += 16) {                                                                \

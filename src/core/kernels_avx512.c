@@ -332,8 +332,8 @@ static inline void prefetch_next(const seer_mm *m, const void *p, size_t bytes) 
         const __mmask16 tm = tail_mask(K & 15);                                                           \
         int64_t r = r0;                                                                                   \
         for (; r + 4 <= r1; r += 4) {                                                                     \
-            const T *w0 = (const T *)wrow(m, r), *w1 = (const T *)wrow(m, r + 1);                         \
-            const T *w2 = (const T *)wrow(m, r + 2), *w3 = (const T *)wrow(m, r + 3);                     \
+            const T *w0 = (const T *)(const void *)wrow(m, r), *w1 = (const T *)(const void *)wrow(m, r + 1);                         \
+            const T *w2 = (const T *)(const void *)wrow(m, r + 2), *w3 = (const T *)(const void *)wrow(m, r + 3);                     \
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0; \
             int64_t k = 0;                                                                                \
             for (; k + 32 <= K; k += 32) {                                                                \
@@ -372,7 +372,7 @@ static inline void prefetch_next(const seer_mm *m, const void *p, size_t bytes) 
             put_y(m, r + 3, _mm512_reduce_add_ps(_mm512_add_ps(a3, b3)));                                 \
         }                                                                                                 \
         for (; r < r1; r++) {                                                                             \
-            const T *w0 = (const T *)wrow(m, r);                                                          \
+            const T *w0 = (const T *)(const void *)wrow(m, r);                                                          \
             __m512 a0 = _mm512_setzero_ps(), b0 = a0;                                                     \
             int64_t k = 0;                                                                                \
             for (; k + 32 <= K; k += 32) {                                                                \

@@ -11,10 +11,12 @@
 
 /* ---- reference ---------------------------------------------------------------------------- */
 
+/* Weight rows and the workspace are byte-addressed; element pointers into them go through
+ * void * (the bytes are laid out, and aligned, for that element type). */
 static double weight_at(const void *w, seer_dtype t, size_t wrow, int64_t r, int64_t c) {
     const uint8_t *row = (const uint8_t *)w + (size_t)r * wrow;
     switch (t) {
-    case SEER_DTYPE_F32: return ((const float *)row)[c];
+    case SEER_DTYPE_F32: return ((const float *)(const void *)row)[c];
     case SEER_DTYPE_F16: return seer_fp16_to_fp32(((const uint16_t *)row)[c]);
     case SEER_DTYPE_BF16: return seer_bf16_to_fp32(((const uint16_t *)row)[c]);
     case SEER_DTYPE_Q8_0: {
@@ -110,7 +112,7 @@ static void store_y(const seer_mm *m, int64_t r, float v) {
 
 void seer_gemv_f32_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; r++)
-        store_y(m, r, seer_dot_scalar((const float *)((const uint8_t *)m->w + (size_t)r * m->wrow), m->x, m->cols));
+        store_y(m, r, seer_dot_scalar((const float *)(const void *)((const uint8_t *)m->w + (size_t)r * m->wrow), m->x, m->cols));
 }
 
 void seer_gemv_f16_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
@@ -172,7 +174,7 @@ void seer_gemm_scalar(const seer_mm *m, int64_t r0, int64_t r1) {
     if (m->wtype == SEER_DTYPE_F32) {
         pthread_once(&blas_once, blas_single_thread);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)m->n, (int)(r1 - r0), (int)m->cols, 1.0f, m->x,
-                    (int)m->cols, (const float *)((const uint8_t *)m->w + (size_t)r0 * m->wrow), (int)m->cols,
+                    (int)m->cols, (const float *)(const void *)((const uint8_t *)m->w + (size_t)r0 * m->wrow), (int)m->cols,
                     m->acc ? 1.0f : 0.0f, m->y + r0, (int)m->ldy);
         return;
     }
@@ -311,12 +313,12 @@ static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, con
 
     if (is_quant(wtype) && n == 1) {
         t.m.xqs = (const int8_t *)(wk + l.xqs);
-        t.m.xd = (const float *)(wk + l.xd);
+        t.m.xd = (const float *)(void *)(wk + l.xd);
         t.m.xsum = (const int32_t *)(wk + l.xsum);
-        t.k->quantize_q8(x, cols, (int8_t *)(wk + l.xqs), (float *)(wk + l.xd), (int32_t *)(wk + l.xsum));
+        t.k->quantize_q8(x, cols, (int8_t *)(wk + l.xqs), (float *)(void *)(wk + l.xd), (int32_t *)(void *)(wk + l.xsum));
     }
     if (n >= 2 && t.k->pack_x) {
-        t.m.xp = (const float *)(wk + l.xp);
+        t.m.xp = (const float *)(void *)(wk + l.xp);
         t.groups = (n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
         seer_pool_run(t.groups > 1 ? pool : NULL, task_pack, &t);
     }
@@ -328,7 +330,7 @@ static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, con
     int64_t units = (rows + unit - 1) / unit;
     t.owners = nth < MM_MAX_OWNERS ? nth : MM_MAX_OWNERS;
     if (t.owners > units) t.owners = (int)units;
-    SEER_ASSERT(t.owners >= 1);
+    SEER_ASSERT(units >= 1 && nth >= 1); /* rows > 0 returned above; a pool has a thread */
     int64_t span = (units + t.owners - 1) / t.owners * unit;
     t.chunk = (span / unit + 3) / 4 * unit;
     for (int i = 0; i < t.owners; i++) {

@@ -403,6 +403,45 @@ static seer_status read_alignment(seer_gguf *g, cursor *c) {
     return SEER_OK;
 }
 
+/* Data ranges sorted by offset, to find two tensors sharing bytes: a writer never makes them,
+ * and a model whose weights alias each other would be changed by writing one through another
+ * (the analysis tools patch weights in place). */
+typedef struct tspan {
+    uint64_t off;
+    size_t nbytes;
+    int64_t i;
+} tspan;
+
+static int tspan_cmp(const void *a, const void *b) {
+    const tspan *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+static seer_status check_tensor_overlap(const seer_gguf *g, cursor *c) {
+    if (g->n_tensors < 2) return SEER_OK;
+    /* n_tensors was bounded by the file size when the index was sized */
+    tspan *s = malloc((size_t)g->n_tensors * sizeof(*s));
+    if (!s) return seer_err_set(c->err, SEER_ERR_NOMEM, "gguf: out of memory checking %lld tensor ranges", (long long)g->n_tensors);
+    for (int64_t i = 0; i < g->n_tensors; i++) s[i] = (tspan){g->tensors[i].offset, g->tensors[i].view.nbytes, i};
+    qsort(s, (size_t)g->n_tensors, sizeof(*s), tspan_cmp);
+    seer_status st = SEER_OK;
+    for (int64_t k = 1; k < g->n_tensors; k++) {
+        const tspan *a = &s[k - 1], *b = &s[k];
+        /* both ranges lie inside the data section, so the end cannot overflow */
+        if (b->off >= a->off + a->nbytes) continue;
+        const seer_gguf_str *na = &g->tensor_names.names[a->i], *nb = &g->tensor_names.names[b->i];
+        st = seer_err_set(c->err, SEER_ERR_FORMAT,
+                          "gguf: tensor '%.*s' (offset %llu, %zu bytes) overlaps tensor '%.*s' (offset %llu, %zu bytes)",
+                          (int)(nb->len < MSG_NAME_MAX ? nb->len : MSG_NAME_MAX), nb->data, (unsigned long long)b->off,
+                          b->nbytes, (int)(na->len < MSG_NAME_MAX ? na->len : MSG_NAME_MAX), na->data,
+                          (unsigned long long)a->off, a->nbytes);
+        break;
+    }
+    free(s);
+    return st;
+}
+
 static seer_status check_tensor_data(seer_gguf *g, cursor *c, size_t header_end) {
     size_t a = g->alignment;
     if (seer_add_size(header_end, a - 1, &g->data_offset))
@@ -423,7 +462,7 @@ static seer_status check_tensor_data(seer_gguf *g, cursor *c, size_t header_end)
                                 nl, nm->data, (unsigned long long)t->offset, t->view.nbytes, data_size);
         t->view.data = (void *)(uintptr_t)(g->base + g->data_offset + t->offset); /* read-only memory */
     }
-    return SEER_OK;
+    return check_tensor_overlap(g, c);
 }
 
 /* Copies keys and tensor names into one block as C strings and indexes string arrays. */

@@ -76,7 +76,7 @@ int hf_name_to_gguf(seer_arch a, const char *hf, int n_layers, char *buf, size_t
     if (a == SEER_ARCH_GPT2 && !strncmp(hf, "transformer.", 12)) hf += 12;
     if (a == SEER_ARCH_GPT2 && !strcmp(hf, "lm_head.weight")) return 0; /* tied to wte */
     for (size_t i = 0; i < t->n_global; i++) {
-        if (strcmp(hf, t->global[i].hf)) continue;
+        if (strcmp(hf, t->global[i].hf) != 0) continue;
         snprintf(buf, cap, "%s", t->global[i].gguf);
         *op = t->global[i].op;
         return 1;
@@ -88,7 +88,7 @@ int hf_name_to_gguf(seer_arch a, const char *hf, int n_layers, char *buf, size_t
     for (size_t i = 0; i < t->n_ignored; i++)
         if (!strcmp(rest, t->ignored[i])) return 0;
     for (size_t i = 0; i < t->n_layer; i++) {
-        if (strcmp(rest, t->layer[i].hf)) continue;
+        if (strcmp(rest, t->layer[i].hf) != 0) continue;
         snprintf(buf, cap, "blk.%d.%s", layer, t->layer[i].gguf);
         *op = t->layer[i].op;
         return 1;
@@ -99,7 +99,7 @@ int hf_name_to_gguf(seer_arch a, const char *hf, int n_layers, char *buf, size_t
 int hf_name_from_gguf(seer_arch a, const char *gguf, char *buf, size_t cap, hf_op *op) {
     const arch_names *t = &tables[a];
     for (size_t i = 0; i < t->n_global; i++) {
-        if (strcmp(gguf, t->global[i].gguf)) continue;
+        if (strcmp(gguf, t->global[i].gguf) != 0) continue;
         snprintf(buf, cap, "%s", t->global[i].hf);
         *op = t->global[i].op;
         return 1;
@@ -108,7 +108,7 @@ int hf_name_from_gguf(seer_arch a, const char *gguf, char *buf, size_t cap, hf_o
     if (layer < 0) return -1;
     used += 4;
     for (size_t i = 0; i < t->n_layer; i++) {
-        if (strcmp(gguf + used, t->layer[i].gguf)) continue;
+        if (strcmp(gguf + used, t->layer[i].gguf) != 0) continue;
         snprintf(buf, cap, "%s%d.%s", t->layer_prefix, layer, t->layer[i].hf);
         *op = t->layer[i].op;
         return 1;

@@ -129,6 +129,10 @@ out:
 /* Copies t into a new f32 buffer (any float type). */
 static float *to_f32(const seer_tensor *t, seer_err *err) {
     int64_t n = seer_tensor_nelem(t);
+    char what[SEER_NAME_MAX + 32];
+    snprintf(what, sizeof(what), "model: converting '%s' to f32", t->name);
+    /* the tensor lies inside the file, but widening bf16 doubles it */
+    if (seer_mem_check((size_t)n * sizeof(float), what, err)) return NULL;
     float *p = seer_alloc_aligned((size_t)n, sizeof(float));
     if (!p) {
         seer_err_set(err, SEER_ERR_NOMEM, "model: out of memory converting '%s'", t->name);

@@ -32,7 +32,15 @@ seer_status tok_alloc(seer_tok_kind kind, int64_t n_vocab, const char *what, see
         return seer_err_set(err, SEER_ERR_FORMAT, "%s: vocabulary size %lld out of range (1..%d)", what,
                             (long long)n_vocab, TOK_MAX_VOCAB);
     size_t n = (size_t)n_vocab;
-    seer_tok *t = calloc(1, sizeof(*t));
+    seer_tok *t = NULL;
+    /* The per-id tables below (the blob, maps and merges grow later, bounded by the file). */
+    size_t per_id = sizeof(*t->raw_off) + sizeof(*t->dec_off) + sizeof(*t->raw_len) + sizeof(*t->dec_len) +
+                    sizeof(*t->scores) + sizeof(*t->types) + sizeof(*t->has_piece);
+    char budget_what[160];
+    snprintf(budget_what, sizeof(budget_what), "%s: tables for %lld tokens", what, (long long)n_vocab);
+    seer_status st = seer_mem_check(n * per_id, budget_what, err);
+    if (st != SEER_OK) return st;
+    t = calloc(1, sizeof(*t));
     if (!t) goto out_nomem;
     t->kind = kind;
     t->n_vocab = (int32_t)n_vocab;
