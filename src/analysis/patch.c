@@ -105,7 +105,7 @@ static int patch_is_noop(const an_capture *clean, const an_capture *corrupt, con
     if (!a || !b || w != wx) return 0;
     int64_t hw = c->head < 0 ? w : w / point_heads(cfg, c->point), off = c->head < 0 ? 0 : (int64_t)c->head * hw;
     for (int32_t t = c->pos < 0 ? 0 : c->pos; t < (c->pos < 0 ? T : c->pos + 1); t++)
-        if (memcmp(a + t * w + off, b + t * w + off, (size_t)hw * sizeof(float))) return 0;
+        if (memcmp(a + t * w + off, b + t * w + off, (size_t)hw * sizeof(float)) != 0) return 0;
     return 1;
 }
 

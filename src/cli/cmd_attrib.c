@@ -63,7 +63,7 @@ int cmd_attrib(int argc, char **argv) {
         fprintf(stderr, "seer attrib: -m MODEL, --clean, --corrupt and --tokens A B are required\n");
         return 2;
     }
-    if (strcmp(metric, "logit_diff") && strcmp(metric, "logit")) {
+    if (strcmp(metric, "logit_diff") != 0 && strcmp(metric, "logit") != 0) {
         fprintf(stderr, "seer attrib: --metric: expected logit_diff or logit, got '%s'\n", metric);
         return 2;
     }
@@ -80,7 +80,7 @@ int cmd_attrib(int argc, char **argv) {
         fprintf(stderr, "seer attrib: the model has no tokenizer; give one with -z\n");
         goto out;
     }
-    seer_metric mt = {.kind = strcmp(metric, "logit") ? SEER_METRIC_LOGIT_DIFF : SEER_METRIC_LOGIT};
+    seer_metric mt = {.kind = strcmp(metric, "logit") != 0 ? SEER_METRIC_LOGIT_DIFF : SEER_METRIC_LOGIT};
     if (encode(tok, clean, &ci, &nc, &err) || encode(tok, corrupt, &xi, &nx, &err) || one_token(tok, ta, &mt.token, &err) ||
         one_token(tok, tb, &mt.token2, &err))
         goto fail;
@@ -91,7 +91,7 @@ int cmd_attrib(int argc, char **argv) {
     int L = seer_model_get_config(m)->n_layers;
     int n_what = 1;
     for (const char *p = what; *p; p++) n_what += *p == ',';
-    hooks = calloc((size_t)(n_what * L), sizeof(char *));
+    hooks = calloc((size_t)n_what * (size_t)L, sizeof(char *));
     if (!hooks) goto out;
     for (const char *p = what; *p;) {
         size_t len = strcspn(p, ",");

@@ -280,8 +280,9 @@ static int sae_eval(int argc, char **argv) {
             seer_err_set(&err, SEER_ERR_RANGE, "--hook '%s' is too long", hook);
             goto fail;
         }
-        if (!strcmp(s->cfg.hook_out, s->cfg.hook_in) || !s->cfg.hook_out[0]) strcpy(s->cfg.hook_out, hook);
-        strcpy(s->cfg.hook_in, hook);
+        if (!strcmp(s->cfg.hook_out, s->cfg.hook_in) || !s->cfg.hook_out[0])
+            snprintf(s->cfg.hook_out, sizeof(s->cfg.hook_out), "%s", hook);
+        snprintf(s->cfg.hook_in, sizeof(s->cfg.hook_in), "%s", hook); /* length checked above */
     }
     if (seer_model_load(model, NULL, &m, &err) ||
         corpus_text(m, corpus, &co, (int)threads, &text, &len, &err) ||

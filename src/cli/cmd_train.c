@@ -52,7 +52,7 @@ static int loop_opt(const char *cmd, cli_args *a, const char *o, loop_opts *l) {
     if (!strcmp(o, "--out")) return VAL() ? (l->out = s, 1) : -1;
     if (!strcmp(o, "--schedule")) {
         if (!VAL()) return -1;
-        if (strcmp(s, "cosine") && strcmp(s, "constant")) {
+        if (strcmp(s, "cosine") != 0 && strcmp(s, "constant") != 0) {
             fprintf(stderr, "seer %s: --schedule: expected cosine or constant, got '%s'\n", cmd, s);
             return -1;
         }
@@ -64,7 +64,7 @@ static int loop_opt(const char *cmd, cli_args *a, const char *o, loop_opts *l) {
         {"--ckpt-every", 0, (long long)1 << 40}, {"--seed", 0, (long long)(~0ull >> 1)}, {"-t", 1, 1024},
         {"--stop-at", 1, (long long)1 << 40}};
     for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
-        if (strcmp(o, ints[i].flag)) continue;
+        if (strcmp(o, ints[i].flag) != 0) continue;
         if (!VAL() || cli_int(cmd, o, s, ints[i].lo, ints[i].hi, &v)) return -1;
         if (i == 0) l->o.batch = (int32_t)v;
         else if (i == 1) l->o.seq = (int32_t)v;
@@ -82,7 +82,7 @@ static int loop_opt(const char *cmd, cli_args *a, const char *o, loop_opts *l) {
     struct { const char *flag; double lo, hi; } flts[] = {{"--lr", 1e-12, 10}, {"--min-lr", 0, 10}, {"--wd", 0, 10},
                                                           {"--beta2", 0, 0.999999}, {"--clip", 0, 1e9}};
     for (size_t i = 0; i < sizeof(flts) / sizeof(flts[0]); i++) {
-        if (strcmp(o, flts[i].flag)) continue;
+        if (strcmp(o, flts[i].flag) != 0) continue;
         if (!VAL() || cli_float(cmd, o, s, flts[i].lo, flts[i].hi, &f)) return -1;
         if (i == 0) l->lr = f;
         else if (i == 1) l->min_lr = f, l->min_lr_set = 1;
@@ -190,7 +190,7 @@ static int run_loop(const char *cmd, seer_tmodel *tm, const seer_train_data *d, 
             if (seer_trainer_eval(t, &val, &err)) goto fail;
             fprintf(log, "{\"step\": %lld, \"val_loss\": %.9g}\n", (long long)r.step, (double)val);
         }
-        fflush(log);
+        (void)fflush(log); /* the log is a convenience; a full disk shows up at the checkpoint */
         if ((l->ckpt_every && r.step % l->ckpt_every == 0) || last_step || g_stop) {
             if (seer_trainer_save(t, ckpt, &err)) goto fail;
         }
@@ -225,7 +225,7 @@ static int run_loop(const char *cmd, seer_tmodel *tm, const seer_train_data *d, 
 fail:
     cli_error(cmd, &err);
 out:
-    if (log) fclose(log);
+    if (log) (void)fclose(log);
     seer_trainer_free(t);
     return rc;
 }
@@ -442,7 +442,7 @@ int cmd_finetune(int argc, char **argv) {
             }
         } else if (!strcmp(o, "--lora-layers")) {
             if (!(s = cli_value(cmd, &a))) return 2;
-            if (strcmp(s, "all")) {
+            if (strcmp(s, "all") != 0) {
                 layers = 0;
                 for (const char *p = s; *p;) {
                     char *end;

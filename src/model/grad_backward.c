@@ -191,7 +191,7 @@ static void block_bwd(seer_tctx *c, int l) {
         memset(c->dk, 0, (size_t)(n * kvd) * sizeof(float));
         memset(c->dv, 0, (size_t)(n * kvd) * sizeof(float));
     }
-    tc_for(c, c->B * cfg->n_kv_heads, attnb_units, &aa);
+    tc_for(c, (int64_t)c->B * cfg->n_kv_heads, attnb_units, &aa);
     tc_norm_rows(c, c->lnb, X, n, L->attn_norm, L->attn_norm_b, NULL, NULL);
     if (gpt2) {
         tc_hook_grad(c, SEER_HP_Q, l, c->dq, d, 3 * d);

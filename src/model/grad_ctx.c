@@ -125,6 +125,7 @@ static void transpose_blocks(seer_tctx *c, int64_t b0, int64_t b1, int ith, void
     const transpose_args *a = ud;
     float *restrict dst = a->dst;
     const float *restrict src = a->src;
+    SEER_ASSERT(dst != NULL && src != NULL);
     const int64_t rows = a->rows, cols = a->cols;
     for (int64_t r0 = b0 * 16; r0 < b1 * 16 && r0 < rows; r0 += 16) {
         int64_t r1 = r0 + 16 < rows ? r0 + 16 : rows;

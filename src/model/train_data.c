@@ -64,7 +64,10 @@ seer_status seer_corpus_from_texts(const seer_tok *tok, const char *const *texts
             c->ids = g;
             cap = ncap;
         }
-        if (n) memcpy(c->ids + c->n_ids, ids, n * sizeof(*ids));
+        if (n) {
+            SEER_ASSERT(c->ids != NULL); /* need > 0 made the buffer above */
+            memcpy(c->ids + c->n_ids, ids, n * sizeof(*ids));
+        }
         c->n_ids = need;
         free(ids);
     }

@@ -74,7 +74,7 @@ seer_status seer_trainer_init(seer_tmodel *tm, const seer_train_data *d, const s
     if (o->steps < 1) return seer_err_set(err, SEER_ERR_RANGE, "train: steps must be >= 1 (got %" PRId64 ")", o->steps);
     if (!(o->clip >= 0) || !isfinite(o->clip)) return seer_err_set(err, SEER_ERR_RANGE, "train: clip must be >= 0");
     seer_status st;
-    if ((st = seer_lr_check(&o->lr, err)) || (st = seer_adamw_check(&o->adamw, err))) return seer_err_wrap(err, "train: ");
+    if (seer_lr_check(&o->lr, err) || seer_adamw_check(&o->adamw, err)) return seer_err_wrap(err, "train: ");
     if (d->sft && d->sft->n == 0) return seer_err_set(err, SEER_ERR_INVALID, "train: no training records");
 
     seer_trainer *t = calloc(1, sizeof(*t));
@@ -195,7 +195,7 @@ seer_status seer_trainer_step(seer_trainer *t, seer_train_report *r, seer_err *e
     }
     if (t->o.accum > 1) seer_optim_scale_grads(t->pool, t->spans, t->n_spans, 1.0f / (float)t->o.accum);
     float norm = 0;
-    if ((st = seer_optim_clip_grad_norm(t->pool, t->spans, t->n_spans, t->o.clip, &norm, err)))
+    if (seer_optim_clip_grad_norm(t->pool, t->spans, t->n_spans, t->o.clip, &norm, err))
         return seer_err_wrap(err, "train: step %" PRId64 ": ", t->step + 1);
     float lr = seer_optim_lr_at(&t->o.lr, t->step);
     if ((st = seer_optim_adamw_step(t->pool, &t->o.adamw, lr, t->step + 1, t->spans, t->n_spans, err))) return st;
@@ -320,7 +320,7 @@ seer_status seer_trainer_resume(seer_trainer *t, const char *path, seer_err *err
         st = seer_err_set(err, SEER_ERR_FORMAT, "checkpoint %s: not a training checkpoint (no seer.train.* metadata)", path);
         goto out;
     }
-    if (strcmp(have, shape)) {
+    if (strcmp(have, shape) != 0) {
         st = seer_err_set(err, SEER_ERR_INVALID, "checkpoint %s: made for a model of shape '%s', this one is '%s'", path, have, shape);
         goto out;
     }

@@ -138,7 +138,7 @@ seer_status seer_sae_data_open_model(const seer_model *m, const char *hook, cons
     d->m = m;
     if ((st = seer_hook_parse(m, hook, &d->p_in, &d->l_in, err))) goto fail;
     d->p_out = d->p_in, d->l_out = d->l_in;
-    if (hook_out && strcmp(hook_out, hook)) {
+    if (hook_out && strcmp(hook_out, hook) != 0) {
         if ((st = seer_hook_parse(m, hook_out, &d->p_out, &d->l_out, err))) goto fail;
         d->two_hooks = 1;
     }
@@ -271,6 +271,7 @@ seer_status sae_data_next(seer_sae_data *d, float *x, float *y, int64_t n, seer_
             seer_status st = load_buffer(d, d->buffer + 1, err);
             if (st) return st;
         }
+        SEER_ASSERT(d->perm != NULL && d->row < d->buf_rows); /* load_buffer filled a buffer */
         int64_t r = d->perm[d->row++];
         const float *src = d->ctx ? d->bx + r * d->d_in : d->rows + r * d->d_in;
         memcpy(x + i * d->d_in, src, (size_t)d->d_in * sizeof(float));

@@ -68,7 +68,7 @@ static double nll_sum(const float *logits, const int32_t *tok, const int32_t *se
         for (int32_t v = 1; v < vocab; v++) mx = l[v] > mx ? l[v] : mx;
         double z = 0;
         for (int32_t v = 0; v < vocab; v++) z += exp((double)l[v] - mx);
-        s += log(z) + mx - l[tok[i + 1]];
+        s += log(z > 1.0 ? z : 1.0) + mx - l[tok[i + 1]]; /* z >= 1: the max term is exp(0) */
         (*count)++;
     }
     return s;

@@ -13,10 +13,10 @@ static seer_status codec_open(const char *path, const seer_model *m, const char 
     seer_status st = seer_sae_load(path, &s, NULL, err);
     if (st) return st;
     const seer_sae_config *c = &s->cfg;
-    if (c->skip || c->d_out != c->d_in || (c->hook_out[0] && strcmp(c->hook_out, c->hook_in)))
+    if (c->skip || c->d_out != c->d_in || (c->hook_out[0] && strcmp(c->hook_out, c->hook_in) != 0))
         st = seer_err_set(err, SEER_ERR_INVALID, "sae %s is a transcoder (%s -> %s); the sae operation needs an SAE that "
                           "reconstructs the hook it reads", path, c->hook_in, c->hook_out[0] ? c->hook_out : "?");
-    else if (c->hook_in[0] && strcmp(c->hook_in, hook))
+    else if (c->hook_in[0] && strcmp(c->hook_in, hook) != 0)
         st = seer_err_set(err, SEER_ERR_INVALID, "sae %s was trained on %s, not %s", path, c->hook_in, hook);
     else if (c->d_in != width)
         st = seer_err_set(err, SEER_ERR_INVALID, "sae %s reads %lld values per row but %s rows hold %lld", path,

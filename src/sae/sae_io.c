@@ -37,7 +37,7 @@ static char *config_json(const seer_sae *s, seer_sae_format fmt, seer_err *err) 
     const seer_sae_config *c = &s->cfg;
     cJSON *j = cJSON_CreateObject();
     if (!j) return NULL;
-    int transcoder = c->d_in != c->d_out || strcmp(c->hook_in, c->hook_out) || c->skip;
+    int transcoder = c->d_in != c->d_out || strcmp(c->hook_in, c->hook_out) != 0 || c->skip;
     if (fmt == SEER_SAE_FORMAT_SAELENS) {
         const char *arch = c->arch == SEER_SAE_RELU ? "standard"
                            : c->arch == SEER_SAE_TOPK ? "topk"
@@ -62,7 +62,8 @@ static char *config_json(const seer_sae *s, seer_sae_format fmt, seer_err *err) 
             if (c->arch == SEER_SAE_BATCHTOPK) cJSON_AddStringToObject(md, "trained_architecture", "batchtopk");
         }
     } else {
-        cJSON_AddNumberToObject(j, "expansion_factor", (double)(c->d_sae / c->d_in));
+        int64_t expansion = c->d_sae / c->d_in; /* SAELens stores an integer */
+        cJSON_AddNumberToObject(j, "expansion_factor", (double)expansion);
         cJSON_AddBoolToObject(j, "normalize_decoder", 1);
         cJSON_AddNumberToObject(j, "num_latents", (double)c->d_sae);
         cJSON_AddNumberToObject(j, "k", c->k);
@@ -158,7 +159,7 @@ static const char *json_str(const cJSON *o, const char *key) {
 static seer_status copy_name(char *dst, size_t cap, const char *src, const char *what, seer_err *err) {
     if (!src) return SEER_OK;
     if (strlen(src) >= cap) return seer_err_set(err, SEER_ERR_FORMAT, "sae: cfg.json: %s longer than %zu bytes", what, cap - 1);
-    strcpy(dst, src);
+    memcpy(dst, src, strlen(src) + 1); /* fits: checked above */
     return SEER_OK;
 }
 
@@ -189,7 +190,7 @@ static seer_status parse_saelens(const cJSON *j, seer_sae_config *c, seer_err *e
     c->apply_b_dec_to_input = json_bool(j, "apply_b_dec_to_input", 1);
     c->skip = json_bool(j, "skip_connection", 0);
     const char *norm = json_str(j, "normalize_activations");
-    if (norm && strcmp(norm, "none"))
+    if (norm && strcmp(norm, "none") != 0)
         return seer_err_set(err, SEER_ERR_UNSUPPORTED,
                             "sae: cfg.json: normalize_activations '%s' needs a scale the file does not hold (fold it into the weights)",
                             norm);
@@ -248,7 +249,7 @@ static seer_status take(const seer_st *w, const char *name, int64_t a, int64_t b
         if (!(tmp = malloc((size_t)n * sizeof(float)))) return seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory");
         memcpy(tmp, t->data, (size_t)n * sizeof(float));
     } else {
-        if (!(tmp = malloc((size_t)n * sizeof(float)))) return seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory");
+        if (!(tmp = malloc((size_t)(n > 0 ? n : 1) * sizeof(float)))) return seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory");
         seer_status st = seer_convert_to_f32(t->type, t->data, tmp, n, err);
         if (st) {
             free(tmp);

@@ -45,7 +45,7 @@ static int read_str(npy_lex *x, char *out, size_t cap) {
 seer_status sae_npy_parse(const void *buf, size_t len, const char *name, sae_npy *out, seer_err *err) {
     memset(out, 0, sizeof(*out));
     const uint8_t *b = buf;
-    if (len < 10 || memcmp(b, "\x93NUMPY", 6))
+    if (len < 10 || memcmp(b, "\x93NUMPY", 6) != 0)
         return seer_err_set(err, SEER_ERR_FORMAT, "npy: %s: not a .npy array (bad magic)", name);
     uint8_t major = b[6];
     size_t hlen, pre;

@@ -98,6 +98,7 @@ seer_status seer_sae_load_npz_buffer(const void *buf, size_t len, seer_sae **out
     void *raw[A_COUNT] = {0};
     size_t raw_len[A_COUNT] = {0};
     sae_npy a[A_COUNT];
+    memset(a, 0, sizeof(a));
     seer_status st = SEER_OK;
     for (int i = 0; i < A_COUNT && !st; i++) {
         char what[32];

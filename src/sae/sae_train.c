@@ -445,7 +445,7 @@ static seer_status get_str(const seer_st *s, const char *path, const char *key, 
     const char *v = seer_st_metadata(s, key);
     if (!v) return seer_err_set(err, SEER_ERR_FORMAT, "sae: state %s: metadata '%s' missing", path, key);
     if (strlen(v) >= cap) return seer_err_set(err, SEER_ERR_FORMAT, "sae: state %s: '%s' too long", path, key);
-    strcpy(out, v);
+    memcpy(out, v, strlen(v) + 1); /* fits: checked above */
     return SEER_OK;
 }
 
@@ -477,7 +477,7 @@ seer_status seer_sae_trainer_resume(const char *path, seer_sae_data *data, int n
         st = seer_err_set(err, SEER_ERR_FORMAT, "sae: %s is not a seer SAE training state", path);
         goto out;
     }
-    if (strcmp(ver, SAE_STATE_VERSION)) {
+    if (strcmp(ver, SAE_STATE_VERSION) != 0) {
         st = seer_err_set(err, SEER_ERR_UNSUPPORTED, "sae: %s is a version %s training state; this seer resumes version %s only",
                           path, ver, SAE_STATE_VERSION);
         goto out;

@@ -473,7 +473,7 @@ static seer_status build_tok(const tt *t, const int32_t *char_order, int32_t n_c
     size_t size = 4, max_len = 6;
     static const char *const special[3] = {"<unk>", "<s>", "</s>"};
     for (int i = 0; i < 3; i++) size += 8 + strlen(special[i]);
-    size += 256 * (8 + 6);
+    size += (size_t)256 * (8 + 6);
     for (int32_t i = 0; i < t->n_merged; i++) {
         size += 8 + t->sym[t->merged[i]].len;
         if (t->sym[t->merged[i]].len > max_len) max_len = t->sym[t->merged[i]].len;
