@@ -68,7 +68,7 @@ lint: setup
 	@rc=0; \
 	clang-tidy -p $(LINT_BUILD) --quiet $(LINT_SRC) > $(LINT_BUILD)/clang-tidy.log 2>/dev/null || rc=1; \
 	n_tidy=$$(grep -cE '^[^ ].*:[0-9]+:[0-9]+: (warning|error): ' $(LINT_BUILD)/clang-tidy.log); \
-	cppcheck --project=$(LINT_BUILD)/compile_commands.json --file-filter='$(CURDIR)/src/*' -q \
+	cppcheck --project=$(abspath $(LINT_BUILD))/compile_commands.json --file-filter='$(CURDIR)/src/*' -q \
 	  --enable=warning,portability --inline-suppr --suppress=missingIncludeSystem \
 	  --error-exitcode=1 --template='{file}:{line}: {severity}: {message} [{id}]' -j$(JOBS) \
 	  2> $(LINT_BUILD)/cppcheck.log >/dev/null || rc=1; \
