@@ -50,6 +50,10 @@ const char *seer_hook_point_name(seer_hook_point p);
 int seer_hook_point_is_global(seer_hook_point p); /* embed, pos_embed, ln_final, logits */
 /* Whether the architecture has this point (rot_q/rot_k: Llama; pos_embed: GPT-2; pre_linear: Llama). */
 int seer_hook_point_exists(seer_arch a, seer_hook_point p);
+/* "blocks.3.attn.hook_q" -> (SEER_HP_Q, 3), "logits" -> (SEER_HP_LOGITS, -1), checked against a
+ * model of config c (layer in range, point present in the architecture). */
+seer_status seer_hook_point_parse(const seer_model_config *c, const char *name, seer_hook_point *p, int *layer,
+                                  seer_err *err);
 
 /* One visit of a point. Row r of data (r < n_rows) is batch token r (batch->tokens[r] at
  * batch->pos[r] of sequence batch->seq[r]); a row holds width floats, as n_heads blocks of

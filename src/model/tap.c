@@ -1,7 +1,10 @@
-/* Hook point names (TransformerLens's) and which architectures have which points. */
+/* Hook point names (TransformerLens's), parsing them against a model's shape, and which
+ * architectures have which points. */
 #include "model_internal.h"
 
 #include <assert.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const point_names[] = {
     [SEER_HP_EMBED] = "hook_embed",
@@ -47,4 +50,34 @@ int seer_hook_point_exists(seer_arch a, seer_hook_point p) {
     case SEER_HP_MLP_PRE_LINEAR: return a == SEER_ARCH_LLAMA;
     default: return 1;
     }
+}
+
+seer_status seer_hook_point_parse(const seer_model_config *c, const char *name, seer_hook_point *p, int *layer,
+                                  seer_err *err) {
+    if (!name) return seer_err_set(err, SEER_ERR_INVALID, "hook name is NULL");
+    const char *rest = name;
+    int l = -1;
+    if (!strncmp(name, "blocks.", 7)) {
+        char *end;
+        long v = strtol(name + 7, &end, 10);
+        if (end == name + 7 || *end != '.' || v < 0 || v > 1000000)
+            return seer_err_set(err, SEER_ERR_INVALID, "hook '%s': expected blocks.<layer>.<point>", name);
+        if (v >= c->n_layers)
+            return seer_err_set(err, SEER_ERR_RANGE, "hook '%s': layer %ld out of range (model has %d layers)", name, v,
+                                c->n_layers);
+        l = (int)v;
+        rest = end + 1;
+    }
+    for (int i = 0; i < SEER_HP_COUNT; i++) {
+        seer_hook_point hp = (seer_hook_point)i;
+        if (strcmp(rest, seer_hook_point_name(hp)) != 0) continue;
+        if (seer_hook_point_is_global(hp) != (l < 0)) break;
+        if (!seer_hook_point_exists(c->arch, hp))
+            return seer_err_set(err, SEER_ERR_INVALID, "hook '%s': %s models have no such hook point", name,
+                                seer_arch_name(c->arch));
+        *p = hp;
+        *layer = l;
+        return SEER_OK;
+    }
+    return seer_err_set(err, SEER_ERR_INVALID, "unknown hook '%s' (seer info --hooks MODEL lists them)", name);
 }
