@@ -1,6 +1,7 @@
 /* seer attrib: attribution patching (grad · (clean − corrupt)) per layer and position, the
  * one-pass estimate of what `seer patch` measures with a forward per cell. */
 #include "cli.h"
+#include "seer/analysis.h"
 #include "seer/attrib.h"
 #include "seer/hooks.h"
 
@@ -15,21 +16,6 @@ static void help(void) {
            "  run would move the metric at the last position: grad(metric on corrupt) . (clean - corrupt), one\n"
            "  forward and backward in all. Tables show it as a fraction of (clean - corrupt), as seer patch does;\n"
            "  --json gives the raw estimates too. The prompts must encode to the same number of tokens.\n");
-}
-
-static int encode(const seer_tok *tok, const char *text, int32_t **ids, size_t *n, seer_err *err) {
-    return seer_tok_encode(tok, text, strlen(text), 1, ids, n, err) != SEER_OK;
-}
-
-static int one_token(const seer_tok *tok, const char *s, int32_t *id, seer_err *err) {
-    int32_t *ids = NULL;
-    size_t n = 0;
-    if (seer_tok_encode(tok, s, strlen(s), 0, &ids, &n, err)) return 1;
-    int ok = n == 1;
-    if (ok) *id = ids[0];
-    else seer_err_set(err, SEER_ERR_INVALID, "token '%s' encodes to %zu tokens, not one", s, n);
-    free(ids);
-    return !ok;
 }
 
 int cmd_attrib(int argc, char **argv) {
@@ -70,7 +56,7 @@ int cmd_attrib(int argc, char **argv) {
     seer_err err = {0};
     seer_model *m = NULL;
     int32_t *ci = NULL, *xi = NULL;
-    size_t nc = 0, nx = 0;
+    int32_t nc = 0, nx = 0;
     char **hooks = NULL;
     int n_hooks = 0, rc = 1;
     seer_attrib_result r = {0};
@@ -81,11 +67,11 @@ int cmd_attrib(int argc, char **argv) {
         goto out;
     }
     seer_metric mt = {.kind = strcmp(metric, "logit") != 0 ? SEER_METRIC_LOGIT_DIFF : SEER_METRIC_LOGIT};
-    if (encode(tok, clean, &ci, &nc, &err) || encode(tok, corrupt, &xi, &nx, &err) || one_token(tok, ta, &mt.token, &err) ||
-        one_token(tok, tb, &mt.token2, &err))
+    if (seer_analysis_encode(m, clean, &ci, &nc, &err) || seer_analysis_encode(m, corrupt, &xi, &nx, &err) ||
+        seer_analysis_parse_token(m, ta, &mt.token, &err) || seer_analysis_parse_token(m, tb, &mt.token2, &err))
         goto fail;
     if (nc != nx) {
-        fprintf(stderr, "seer attrib: the clean prompt has %zu tokens and the corrupted one %zu; they must match\n", nc, nx);
+        fprintf(stderr, "seer attrib: the clean prompt has %d tokens and the corrupted one %d; they must match\n", nc, nx);
         goto out;
     }
     int L = seer_model_get_config(m)->n_layers;
@@ -103,11 +89,11 @@ int cmd_attrib(int argc, char **argv) {
         }
         p += len + (p[len] == ',');
     }
-    if (seer_attrib_run(m, ci, xi, (int32_t)nc, &mt, (int32_t)nc - 1, (const char *const *)hooks, n_hooks, (int)threads, &r, &err))
+    if (seer_attrib_run(m, ci, xi, nc, &mt, nc - 1, (const char *const *)hooks, n_hooks, (int)threads, &r, &err))
         goto fail;
     double span = r.metric_clean - r.metric_corrupt;
     if (json) {
-        printf("{\"metric_clean\": %.6g, \"metric_corrupt\": %.6g, \"tokens\": %zu, \"grids\": [", r.metric_clean, r.metric_corrupt, nc);
+        printf("{\"metric_clean\": %.6g, \"metric_corrupt\": %.6g, \"tokens\": %d, \"grids\": [", r.metric_clean, r.metric_corrupt, nc);
         for (int32_t g = 0; g < r.n_grids; g++) {
             const seer_attrib_grid *G = &r.grids[g];
             printf("%s{\"hook\": \"%s\", \"heads\": %d, \"estimate\": [", g ? ", " : "", G->hook, G->n_heads);
@@ -116,7 +102,7 @@ int cmd_attrib(int argc, char **argv) {
         }
         printf("]}\n");
     } else {
-        printf("metric: clean %.4f, corrupt %.4f; estimated (patched - corrupt) / (clean - corrupt), positions 0..%zu\n",
+        printf("metric: clean %.4f, corrupt %.4f; estimated (patched - corrupt) / (clean - corrupt), positions 0..%d\n",
                r.metric_clean, r.metric_corrupt, nc - 1);
         for (int32_t g = 0; g < r.n_grids; g++) {
             const seer_attrib_grid *G = &r.grids[g];
