@@ -249,11 +249,14 @@ static void check_arch(seer_model_config cfg, const char *name) {
     seer_model_free(m);
 }
 
-/* A 700-token prefill runs in slices (past the smallest slice, 512): its logits equal
- * token-by-token decoding, and want_logits NULL returns the last row. */
-static void check_slices(void) {
-    seer_model_config c = {.arch = SEER_ARCH_LLAMA, .n_vocab = 300, .d_model = 64, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2,
-                           .d_head = 16, .d_mlp = 96, .n_ctx = 1024, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+/* A 700-token prefill runs in slices (automatic, or n_ubatch 16 and an odd 37): its logits
+ * equal token-by-token decoding, and want_logits NULL returns the last row. Both
+ * architectures, since slices share the scratch that attention and MLP halves alias. */
+static void check_slices(seer_arch arch, int32_t ubatch) {
+    seer_model_config c = {.arch = arch, .n_vocab = 300, .d_model = 64, .n_layers = 2, .n_heads = 4,
+                           .n_kv_heads = arch == SEER_ARCH_LLAMA ? 2 : 4, .d_head = 16, .d_mlp = 96, .n_ctx = 1024,
+                           .norm_eps = 1e-5f, .rope_theta = 10000.0f};
+    char what[128];
     seer_err err;
     seer_model *m;
     CHECK_OK(seer_model_random(&c, 9, &m, &err), &err);
@@ -267,7 +270,10 @@ static void check_slices(void) {
     seer_ctx_params p = seer_ctx_default_params();
     p.n_ctx = N;
     p.n_batch = N;
+    p.n_ubatch = ubatch;
     CHECK_OK(seer_ctx_init(m, &p, &ctx, &err), &err);
+    if (ubatch > 0) CHECK(seer_ctx_n_ubatch(ctx) == ubatch);
+    CHECK(seer_ctx_n_ubatch(ctx) < N);
     seer_batch b = {.n = N, .tokens = toks, .pos = pos, .want_logits = want};
     CHECK_OK(seer_ctx_decode(ctx, &b, all, &err), &err);
     seer_ctx_clear_seq(ctx, 0);
@@ -275,7 +281,9 @@ static void check_slices(void) {
         seer_batch bi = {.n = 1, .tokens = &toks[i], .pos = &pos[i]};
         CHECK_OK(seer_ctx_decode(ctx, &bi, one + (size_t)i * 300, &err), &err);
     }
-    check_close(all, one, (size_t)N * 300, 1e-4f, "700-token sliced prefill vs token-by-token decode");
+    snprintf(what, sizeof(what), "%s: 700-token prefill in slices of %d vs token-by-token decode", seer_arch_name(arch),
+             seer_ctx_n_ubatch(ctx));
+    check_close(all, one, (size_t)N * 300, 1e-4f, what);
     seer_ctx_clear_seq(ctx, 0);
     b.want_logits = NULL;
     CHECK_OK(seer_ctx_decode(ctx, &b, one, &err), &err);
@@ -286,7 +294,9 @@ static void check_slices(void) {
 }
 
 int main(void) {
-    check_slices();
+    check_slices(SEER_ARCH_LLAMA, 0);
+    check_slices(SEER_ARCH_LLAMA, 16);
+    check_slices(SEER_ARCH_GPT2, 37);
     seer_model_config llama = {.arch = SEER_ARCH_LLAMA, .n_vocab = 300, .d_model = 64, .n_layers = 2, .n_heads = 4,
                                .n_kv_heads = 2, .d_head = 16, .d_mlp = 96, .n_ctx = 64, .norm_eps = 1e-5f,
                                .rope_theta = 10000.0f, .tied_embeddings = 0};

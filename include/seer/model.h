@@ -97,6 +97,8 @@ typedef struct seer_ctx_params {
     int32_t n_ctx;   /* positions per sequence (<= 0: the model's n_ctx, at most 4096) */
     int32_t n_seq;   /* sequences held at once (default 1) */
     int32_t n_batch; /* tokens per seer_ctx_decode call (default 512) */
+    int32_t n_ubatch; /* untapped batches run in slices of this many tokens (<= 0: chosen from the
+                       * model's size, see seer_ctx_init); smaller slices touch less scratch */
     int n_threads;   /* <= 0: one per core */
 } seer_ctx_params;
 
@@ -123,6 +125,7 @@ seer_status seer_ctx_decode(seer_ctx *c, const seer_batch *b, float *logits, see
 void seer_ctx_clear_seq(seer_ctx *c, int32_t s);
 int32_t seer_ctx_seq_len(const seer_ctx *c, int32_t s);
 int32_t seer_ctx_n_ctx(const seer_ctx *c);
+int32_t seer_ctx_n_ubatch(const seer_ctx *c);
 int32_t seer_ctx_n_seq(const seer_ctx *c);
 int32_t seer_ctx_n_batch(const seer_ctx *c);
 seer_pool *seer_ctx_pool(seer_ctx *c);

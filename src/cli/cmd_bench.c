@@ -6,7 +6,8 @@
 #include <string.h>
 
 static void help(void) {
-    printf("usage: seer bench -m MODEL [-p 256] [-n 128] [-t THREADS] [-r REPS] [--json]\n");
+    printf("usage: seer bench -m MODEL [-p 256] [-n 128] [-t THREADS] [-r REPS] [-ub SLICE] [--json]\n"
+           "  -ub SLICE  prefill in slices of SLICE tokens (default: chosen from the model's size)\n");
 }
 
 /* VmRSS or VmHWM of this process in bytes (0 when /proc is unavailable). */
@@ -31,7 +32,7 @@ static int cmp_double(const void *a, const void *b) {
 
 int cmd_bench(int argc, char **argv) {
     const char *cmd = "bench", *model_path = NULL;
-    long long np = 256, ng = 128, threads = 0, reps = 5;
+    long long np = 256, ng = 128, threads = 0, reps = 5, ub = 0;
     int json = 0;
     cli_args a = {argc, argv, 1};
     for (; a.i < argc; a.i++) {
@@ -40,7 +41,8 @@ int cmd_bench(int argc, char **argv) {
             help();
             return 0;
         } else if (!strcmp(o, "--json")) json = 1;
-        else if (!strcmp(o, "-m") || !strcmp(o, "-p") || !strcmp(o, "-n") || !strcmp(o, "-t") || !strcmp(o, "-r")) {
+        else if (!strcmp(o, "-m") || !strcmp(o, "-p") || !strcmp(o, "-n") || !strcmp(o, "-t") || !strcmp(o, "-r") ||
+                   !strcmp(o, "-ub")) {
             if (!(v = cli_value(cmd, &a))) return 2;
             if (!strcmp(o, "-m")) model_path = v;
             else if (!strcmp(o, "-p")) {
@@ -51,6 +53,8 @@ int cmd_bench(int argc, char **argv) {
                 if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
             } else if (!strcmp(o, "-r")) {
                 if (cli_int(cmd, o, v, 1, 1000, &reps)) return 2;
+            } else if (!strcmp(o, "-ub")) {
+                if (cli_int(cmd, o, v, 1, 1 << 20, &ub)) return 2;
             }
         } else return cli_unknown(cmd, o);
     }
@@ -75,6 +79,7 @@ int cmd_bench(int argc, char **argv) {
     cp.n_ctx = (int32_t)(need > 0 ? need : 1);
     cp.n_batch = (int32_t)(np > 0 ? np : 1);
     cp.n_threads = (int)threads;
+    cp.n_ubatch = (int32_t)ub;
     if (seer_ctx_init(m, &cp, &ctx, &err)) goto fail;
     toks = malloc((size_t)cp.n_ctx * sizeof(int32_t));
     pos = malloc((size_t)cp.n_ctx * sizeof(int32_t));
@@ -118,9 +123,9 @@ int cmd_bench(int argc, char **argv) {
         printf("{\"model\": ");
         cli_json_str(stdout, model_path, strlen(model_path));
         printf(", \"prefill_tokens\": %lld, \"decode_tokens\": %lld, \"prefill_tok_s\": %.2f, \"decode_tok_s\": %.2f, "
-               "\"threads\": %d, \"reps\": %lld, \"simd\": \"%s\", \"n_params\": %lld, \"weight_bytes\": %zu, "
+               "\"threads\": %d, \"ubatch\": %d, \"reps\": %lld, \"simd\": \"%s\", \"n_params\": %lld, \"weight_bytes\": %zu, "
                "\"kv_bytes\": %zu, \"rss_start_bytes\": %zu, \"rss_peak_bytes\": %zu}\n",
-               np, ng, pp_med, tg_med, nth, reps, seer_simd_name(seer_simd_level()), (long long)seer_model_n_params(m),
+               np, ng, pp_med, tg_med, nth, seer_ctx_n_ubatch(ctx), reps, seer_simd_name(seer_simd_level()), (long long)seer_model_n_params(m),
                seer_model_weight_bytes(m), seer_ctx_kv_bytes(ctx), rss_start, proc_status_kb("VmHWM"));
     } else {
         printf("model %s: %.2f M params, %zu weight bytes, %d threads, %s\n", model_path,

@@ -8,7 +8,7 @@
 #include <string.h>
 
 seer_ctx_params seer_ctx_default_params(void) {
-    seer_ctx_params p = {.n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_threads = 0};
+    seer_ctx_params p = {.n_ctx = 0, .n_seq = 1, .n_batch = 512, .n_ubatch = 0, .n_threads = 0};
     return p;
 }
 
@@ -89,34 +89,46 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
         size_t w = seer_matmul_work_size(t->type, c->n_batch, t->shape[1]);
         if (w > c->work_size) c->work_size = w;
     }
-    size_t floats = nb * (d * 4 + qw + 2 * (size_t)kv_dim(cfg) + 2 * h) + (size_t)nth * (size_t)c->n_ctx;
-    /* + up to 64 bytes of alignment padding for each of the 16 pieces carved below */
-    size_t bytes = floats * sizeof(float) + c->work_size + nb * sizeof(int32_t) + 16 * (size_t)64;
+    /* The attention half of a block (q, k, v) and the MLP half (hb, hb2) are never live at once,
+     * so they share one region, and attention writes its output over xb (dead once q, k and v are
+     * computed): a token's scratch is x, xb and the larger half, not the sum of all. */
+    size_t kvw = (size_t)kv_dim(cfg), attn_w = qw + 2 * kvw, mlp_w = 2 * h;
+    size_t shared_w = attn_w > mlp_w ? attn_w : mlp_w;
+    size_t floats = nb * (d * 3 + shared_w) + (size_t)nth * (size_t)c->n_ctx;
+    /* + up to 64 bytes of alignment padding for each piece carved below */
+    size_t bytes = floats * sizeof(float) + c->work_size + nb * sizeof(int32_t) + 8 * (size_t)64;
     if ((st = seer_mem_check(bytes, "context: scratch for a batch", err))) goto out_free;
     if ((st = seer_arena_init(&c->arena, bytes, err))) goto out_free;
     seer_arena *a = &c->arena;
     /* Not zeroed: every row is written before it is read, and untouched pages cost no memory. */
     c->x = seer_arena_alloc(a, nb * d * sizeof(float));
     c->xb = seer_arena_alloc(a, nb * d * sizeof(float));
-    c->att_out = seer_arena_alloc(a, nb * d * sizeof(float));
-    c->q = seer_arena_alloc(a, nb * qw * sizeof(float));
-    c->k = seer_arena_alloc(a, nb * (size_t)kv_dim(cfg) * sizeof(float));
-    c->v = seer_arena_alloc(a, nb * (size_t)kv_dim(cfg) * sizeof(float));
-    c->hb = seer_arena_alloc(a, nb * h * sizeof(float));
-    c->hb2 = seer_arena_alloc(a, nb * h * sizeof(float));
+    c->att_out = c->xb;
+    float *shared = seer_arena_alloc(a, nb * shared_w * sizeof(float));
+    c->q = shared;
+    c->k = shared + nb * qw;
+    c->v = c->k + nb * kvw;
+    c->hb = shared;
+    c->hb2 = shared + nb * h;
     c->att_scores = seer_arena_alloc(a, (size_t)nth * (size_t)c->n_ctx * sizeof(float));
     c->work = c->work_size ? seer_arena_alloc(a, c->work_size) : NULL;
     c->tmp = seer_arena_alloc(a, nb * d * sizeof(float));
     c->out_rows = seer_arena_alloc(a, nb * sizeof(int32_t));
     SEER_ASSERT(c->out_rows != NULL);
 
-    /* Slices: scratch within ~5 % of weights + KV, but never below 512 tokens (llama.cpp's
-     * n_ubatch): smaller slices cost prefill speed (32-token slices ran 15M-shape Q8_0 prefill
-     * at ~60 % of whole 256-token batches), which matters more than a few MiB of scratch. Long
-     * prompts in big batches still touch only a slice's worth. */
-    size_t per_token = bytes / nb, budget = (seer_model_weight_bytes(m) + kv_elems * 2 * sizeof(float)) / 20;
+    /* Slices: the scratch a slice touches (x, xb, the shared half, quantized inputs) within ~3 %
+     * of weights + KV, but not below the size where prefill slows down: measured on the 15M
+     * shape, 64-token slices keep ~95 % of whole-batch speed with quantized weights, while f32
+     * (OpenBLAS) needs ~128 (64 ran at 77-88 %). Long prompts in big batches still touch only a
+     * slice's worth; taps see whole batches and are never sliced. */
+    size_t per_token = (2 * d + shared_w) * sizeof(float) + c->work_size / nb;
+    size_t budget = (seer_model_weight_bytes(m) + kv_elems * 2 * sizeof(float)) / 33;
+    const seer_tensor *w0 = m->layers[0].wq ? m->layers[0].wq : m->layers[0].wqkv;
+    seer_dtype wt = w0 ? w0->type : SEER_DTYPE_F32;
+    size_t floor_u = wt == SEER_DTYPE_F32 || wt == SEER_DTYPE_F16 || wt == SEER_DTYPE_BF16 ? 128 : 64;
     size_t u = budget / (per_token ? per_token : 1);
-    u = u < 512 ? 512 : u & ~(size_t)15;
+    u = u < floor_u ? floor_u : u & ~(size_t)15;
+    if (p->n_ubatch > 0) u = (size_t)p->n_ubatch;
     c->n_ubatch = u >= nb ? c->n_batch : (int32_t)u;
     c->no_logits = calloc((size_t)c->n_ubatch, 1);
     if (!c->no_logits) {
@@ -160,6 +172,7 @@ void seer_ctx_clear_seq(seer_ctx *c, int32_t s) {
 }
 int32_t seer_ctx_seq_len(const seer_ctx *c, int32_t s) { return s >= 0 && s < c->n_seq ? c->seq_len[s] : -1; }
 int32_t seer_ctx_n_ctx(const seer_ctx *c) { return c->n_ctx; }
+int32_t seer_ctx_n_ubatch(const seer_ctx *c) { return c->n_ubatch; }
 int32_t seer_ctx_n_seq(const seer_ctx *c) { return c->n_seq; }
 int32_t seer_ctx_n_batch(const seer_ctx *c) { return c->n_batch; }
 seer_pool *seer_ctx_pool(seer_ctx *c) { return c->pool; }

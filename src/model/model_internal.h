@@ -81,7 +81,8 @@ struct seer_ctx {
     float *k_cache, *v_cache; /* [L][n_seq][n_ctx][kv_dim] */
     float *rope_cos, *rope_sin; /* [n_ctx][d_head/2] */
 
-    /* scratch for one batch (sized for n_batch tokens) */
+    /* scratch for one batch (sized for n_batch tokens); q, k, v share memory with hb, hb2, and
+     * att_out is xb (see seer_ctx_init) */
     seer_arena arena;
     float *x;    /* (n_batch, d) residual stream */
     float *xb;   /* (n_batch, d) normed input */
