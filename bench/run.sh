@@ -97,8 +97,8 @@ M15=$MODELS/rand-15M-v512-f32.gguf
 if [ -f "$M15" ]; then
   echo "bench: trace overheads on $M15"
   "$BUILD/bench_trace" "$M15" | tee "$OUT/trace.json"
-  echo "bench: idle hook points (normal / compiled out; target >= 0.99)"
-  bench/hooks_idle.sh "$BUILD" "$M15" | tee "$OUT/hooks_idle.json"
+  echo "bench: idle hook points (normal / compiled out: instructions <= 1.01, time >= 0.99), 15M and stories260K"
+  bench/hooks_idle.sh "$BUILD" "$M15" "${SEER_DATA:-../shared}/models/stories260K/stories260K.gguf" | tee "$OUT/hooks_idle.json"
 fi
 
 echo "bench: training (seer / PyTorch; targets: speed >= 2, memory <= 0.7)"
