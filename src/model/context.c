@@ -104,12 +104,8 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
     c->x = seer_arena_alloc(a, nb * d * sizeof(float));
     c->xb = seer_arena_alloc(a, nb * d * sizeof(float));
     c->att_out = c->xb;
-    float *shared = seer_arena_alloc(a, nb * shared_w * sizeof(float));
-    c->q = shared;
-    c->k = shared + nb * qw;
-    c->v = c->k + nb * kvw;
-    c->hb = shared;
-    c->hb2 = shared + nb * h;
+    c->shared = seer_arena_alloc(a, nb * shared_w * sizeof(float));
+    ctx_carve_shared(c, c->n_batch);
     c->att_scores = seer_arena_alloc(a, (size_t)nth * (size_t)c->n_ctx * sizeof(float));
     c->work = c->work_size ? seer_arena_alloc(a, c->work_size) : NULL;
     c->tmp = seer_arena_alloc(a, nb * d * sizeof(float));
@@ -178,6 +174,18 @@ int32_t seer_ctx_n_batch(const seer_ctx *c) { return c->n_batch; }
 seer_pool *seer_ctx_pool(seer_ctx *c) { return c->pool; }
 
 /* ---- shared forward pieces ---- */
+
+/* Points q, k, v and hb, hb2 into the shared region for a batch of n tokens: packed by n rather
+ * than n_batch, so a slice touches n * (the larger half) floats and no more. */
+void ctx_carve_shared(seer_ctx *c, int64_t n) {
+    const seer_model_config *cfg = &c->m->cfg;
+    int64_t d = cfg->d_model, qw = cfg->arch == SEER_ARCH_GPT2 ? 3 * d : d;
+    c->q = c->shared;
+    c->k = c->shared + n * qw;
+    c->v = c->k + n * kv_dim(cfg);
+    c->hb = c->shared;
+    c->hb2 = c->shared + n * cfg->d_mlp;
+}
 
 void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w) {
     seer_matmul(c->pool, y, x, n, w->data, w->type, w->shape[0], w->shape[1], c->work);
@@ -481,6 +489,7 @@ static seer_status decode_batch(seer_ctx *c, const seer_batch *b, float *logits,
                 return seer_err_set(err, SEER_ERR_RANGE, "decode: position %d past learned positions %d", b->pos[i], m->cfg.n_ctx);
     }
     c->batch = b;
+    ctx_carve_shared(c, b->n);
     int64_t d = m->cfg.d_model;
     if (ctx_tapped(c, SEER_HP_EMBED, -1) || ctx_tapped(c, SEER_HP_POS_EMBED, -1)) {
         embed_tapped(c, b);

@@ -90,6 +90,7 @@ struct seer_ctx {
     float *k;    /* (n_batch, kv_dim) */
     float *v;    /* (n_batch, kv_dim) */
     float *att_out; /* (n_batch, d) */
+    float *shared;  /* (n_batch, max(q + k + v widths, 2 d_mlp)): holds q, k, v and hb, hb2 */
     float *hb;   /* (n_batch, d_mlp) */
     float *hb2;  /* (n_batch, d_mlp) */
     float *att_scores; /* (n_threads, n_ctx) */
@@ -143,6 +144,7 @@ const seer_arch_ops *seer_arch_get(seer_arch a);
 /* Shared pieces of the forward pass (context.c). */
 const seer_tensor *model_need(const seer_model *m, const char *name, int n_dims, int64_t d0, int64_t d1,
                               seer_err *err, seer_status *st);
+void ctx_carve_shared(seer_ctx *c, int64_t n);
 void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
 void ctx_matmul_acc(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
 /* x += w·in + b, with the block output visited at point p when tapped (kept apart first). */
