@@ -571,6 +571,66 @@ static void test_work_size(void) {
     CHECK(y[2] == 7);
 }
 
+/* The fused SwiGLU matmul equals its pieces: silu(x · gateᵀ) * (x · upᵀ) from two plain
+ * matmuls, bit for bit at every level, thread count and size (rows past and not a multiple of
+ * its 48-row steps), except where OpenBLAS's blocking follows the split (scalar f32 prefill);
+ * nothing is written past y or the work buffer. */
+static void test_matmul_swiglu(seer_pool *pools[4]) {
+    static const int64_t rows_[] = {7, 50, 100, 130}, cols_[] = {64, 288}, ns[] = {1, 2, 7, 64};
+    seer_err err = {0};
+    char what[200];
+    for (int ti = 0; ti < N_WTYPES; ti++) {
+        for (int ri = 0; ri < 4; ri++) {
+            for (int ci = 0; ci < 2; ci++) {
+                for (int ni = 0; ni < 4; ni++) {
+                    seer_dtype t = wtypes[ti];
+                    int64_t rows = rows_[ri], cols = cols_[ci], n = ns[ni], ny = n * rows;
+                    size_t rb;
+                    CHECK_OK(seer_dtype_row_bytes(t, cols, &rb, &err), &err);
+                    float *wf = malloc(sizeof(float) * (size_t)(rows * cols)), *x = malloc(sizeof(float) * (size_t)(n * cols));
+                    void *wg = malloc(rb * (size_t)rows), *wu = malloc(rb * (size_t)rows);
+                    float *g = malloc(sizeof(float) * (size_t)ny), *u = malloc(sizeof(float) * (size_t)ny);
+                    float *want = malloc(sizeof(float) * (size_t)ny), *y = malloc(sizeof(float) * (size_t)(ny + 16));
+                    fill_normal(wf, rows * cols, 0.1f);
+                    CHECK_OK(seer_convert_from_f32(t, wf, wg, rows * cols, &err), &err);
+                    fill_normal(wf, rows * cols, 0.1f);
+                    CHECK_OK(seer_convert_from_f32(t, wf, wu, rows * cols, &err), &err);
+                    fill_normal(x, n * cols, 1.0f);
+                    for (int li = 0; li < n_levels; li++) {
+                        seer_simd lv = seer_simd_set((seer_simd)levels[li]);
+                        for (int pi = 0; pi < 4; pi++) {
+                            int nth = pi == 0 ? 1 : pi;
+                            size_t ws = seer_matmul_work_size(t, n, cols);
+                            size_t wsf = seer_matmul_swiglu_work_size(t, n, cols, nth);
+                            CHECK(wsf >= ws && wsf != SIZE_MAX);
+                            uint8_t *work = seer_alloc_aligned(wsf + 64, 1);
+                            memset(work + wsf, 0xa5, 64);
+                            seer_matmul(pools[pi], g, x, n, wg, t, rows, cols, work);
+                            seer_matmul(pools[pi], u, x, n, wu, t, rows, cols, work);
+                            seer_swiglu_f32(want, g, u, ny);
+                            for (int k = 0; k < 16; k++) y[ny + k] = -7.0f;
+                            seer_matmul_swiglu(pools[pi], y, x, n, wg, wu, t, rows, cols, work);
+                            snprintf(what, sizeof(what), "%s matmul_swiglu %s rows=%lld cols=%lld n=%lld threads=%d",
+                                     seer_simd_name(lv), seer_dtype_name(t), (long long)rows, (long long)cols,
+                                     (long long)n, pi);
+                            int ok = 1;
+                            for (int k = 0; k < 16; k++) ok &= y[ny + k] == -7.0f;
+                            for (int k = 0; k < 64; k++) ok &= work[wsf + (size_t)k] == 0xa5;
+                            CHECK_MSG(ok, "%s: wrote past y or work", what);
+                            if (lv == SEER_SIMD_SCALAR && t == SEER_DTYPE_F32 && n > 1) check_close(y, want, (size_t)ny, 1e-5f, what);
+                            else CHECK_MSG(same_bits(y, want, (size_t)ny), "%s: differs from the unfused result", what);
+                            free(work);
+                        }
+                    }
+                    free(wf), free(x), free(wg), free(wu), free(g), free(u), free(want), free(y);
+                }
+            }
+        }
+    }
+    CHECK(seer_matmul_swiglu_work_size(SEER_DTYPE_Q8_0, INT64_MAX / 2, 64, 2) == SIZE_MAX);
+    CHECK(seer_matmul_swiglu_work_size(SEER_DTYPE_F32, 4, 64, 0) == SIZE_MAX);
+}
+
 /* Many small matmuls back to back on a shared pool, as a decode step runs them. */
 static void test_matmul_stress(seer_pool *pool) {
     /* big enough (32K multiply-adds) that seer_matmul hands it to the pool */
@@ -604,6 +664,7 @@ int main(void) {
     seer_pool *pools[4] = {NULL, NULL, NULL, NULL}; /* none, 1, 2, 3 threads */
     for (int i = 1; i < 4; i++) CHECK_OK(seer_pool_init(i, &pools[i], &err), &err);
     test_matmul(pools);
+    test_matmul_swiglu(pools);
     seer_simd_set(SEER_SIMD_AVX512);
     test_matmul_stress(pools[2]);
     for (int i = 1; i < 4; i++) seer_pool_free(pools[i]);

@@ -68,6 +68,14 @@ void seer_matmul(seer_pool *pool, float *y, const float *x, int64_t n, const voi
 void seer_matmul_acc(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
                      int64_t rows, int64_t cols, void *work);
 
+/* y [n, rows] = silu(x · w_gateᵀ) * (x · w_upᵀ): a Llama MLP's gate in one pass, with no
+ * (n, rows) buffer for the up projection (each thread keeps a small tile of it). Both weights
+ * have the same type and shape. work: seer_matmul_swiglu_work_size bytes for the pool's thread
+ * count (SIZE_MAX on overflow), 64-byte aligned. */
+size_t seer_matmul_swiglu_work_size(seer_dtype wtype, int64_t n, int64_t cols, int n_threads);
+void seer_matmul_swiglu(seer_pool *pool, float *y, const float *x, int64_t n, const void *w_gate, const void *w_up,
+                        seer_dtype wtype, int64_t rows, int64_t cols, void *work);
+
 /* Plain reference (single thread, scalar, double accumulation) kept beside the fast path
  * for tests. */
 void seer_matmul_ref(float *y, const float *x, int64_t n, const void *w, seer_dtype wtype, int64_t rows,

@@ -133,28 +133,29 @@ static void rmsnorm_avx2(float *y, const float *x, const float *w, int64_t n, fl
     for (; i < n; i++) y[i] = w ? x[i] * rs * w[i] : x[i] * rs;
 }
 
+/* Tails go through the same vector math under a mask (not a scalar loop), so an element's
+ * result does not depend on where a row starts or ends: the fused SwiGLU matmul, which works
+ * in 48-column pieces, matches the separate pass bit for bit. */
 static void swiglu_avx2(float *out, const float *gate, const float *up, int64_t n) {
     const __m256 one = _mm256_set1_ps(1.0f);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 g = _mm256_loadu_ps(gate + i);
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i m = n - i >= 8 ? _mm256_set1_epi32(-1) : tail_mask8(n - i);
+        __m256 g = _mm256_maskload_ps(gate + i, m);
         __m256 silu = _mm256_div_ps(g, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), g))));
-        _mm256_storeu_ps(out + i, _mm256_mul_ps(silu, _mm256_loadu_ps(up + i)));
+        _mm256_maskstore_ps(out + i, m, _mm256_mul_ps(silu, _mm256_maskload_ps(up + i, m)));
     }
-    if (i < n) seer_swiglu_scalar(out + i, gate + i, up + i, n - i);
 }
 
 static void gelu_tanh_avx2(float *x, int64_t n) {
     const __m256 c = _mm256_set1_ps(-2.0f * 0.7978845608028654f), k = _mm256_set1_ps(0.044715f);
     const __m256 one = _mm256_set1_ps(1.0f);
-    int64_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        __m256 v = _mm256_loadu_ps(x + i);
+    for (int64_t i = 0; i < n; i += 8) {
+        __m256i m = n - i >= 8 ? _mm256_set1_epi32(-1) : tail_mask8(n - i);
+        __m256 v = _mm256_maskload_ps(x + i, m);
         /* 0.5 v (1 + tanh u) = v / (1 + e^-2u): no cancellation where tanh u is near -1 */
         __m256 u2 = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_mul_ps(k, v), _mm256_mul_ps(v, v), v));
-        _mm256_storeu_ps(x + i, _mm256_div_ps(v, _mm256_add_ps(one, exp256(u2))));
+        _mm256_maskstore_ps(x + i, m, _mm256_div_ps(v, _mm256_add_ps(one, exp256(u2))));
     }
-    if (i < n) seer_gelu_tanh_scalar(x + i, n - i);
 }
 
 static void scores_avx2(float *s, const float *q, const float *k, int64_t n, int64_t d, int64_t stride, float scale) {

@@ -249,9 +249,16 @@ typedef struct mm_owner {
     int64_t end;
 } mm_owner;
 
+/* Weight rows per step of the fused SwiGLU: a multiple of every level's row block (1, 6, 12)
+ * and of 16; each thread's up-projection tile is n x this many floats. */
+#define MM_SWIGLU_ROWS 48
+
 typedef struct mm_task {
     seer_mm m;
     const seer_kernels *k;
+    const void *up;   /* fused SwiGLU: the up weight (same type and shape as m.w, the gate) */
+    float *tiles;     /* fused SwiGLU: per thread, n x MM_SWIGLU_ROWS floats */
+    size_t tile_floats;
     int64_t chunk;  /* weight rows per claim; a multiple of 16 and of the GEMM's row block */
     int64_t groups; /* packed x groups */
     int owners;
@@ -265,6 +272,31 @@ static void task_pack(void *ctx, int ith, int nth) {
     if (g0 < g1) t->k->pack_x(t->m.x, t->m.n, t->m.cols, g0, g1, (float *)t->m.xp);
 }
 
+static void mm_kernel(const mm_task *t, const seer_mm *m, int64_t r0, int64_t r1) {
+    if (m->n == 1) t->k->gemv[m->wtype](m, r0, r1);
+    else t->k->gemm(m, r0, r1);
+}
+
+/* Fused SwiGLU over weight rows [r0, r1): gate rows into y, the same up rows into this thread's
+ * tile, then y = silu(gate) * up, so the up projection never needs an (n, rows) buffer. */
+static void swiglu_rows(const mm_task *t, int ith, int64_t r0, int64_t r1) {
+    float *tile = t->tiles + (size_t)ith * t->tile_floats;
+    for (int64_t a = r0; a < r1; a += MM_SWIGLU_ROWS) {
+        int64_t b = a + MM_SWIGLU_ROWS < r1 ? a + MM_SWIGLU_ROWS : r1, w = b - a;
+        mm_kernel(t, &t->m, a, b);
+        seer_mm u = t->m;
+        u.y = tile;
+        u.ldy = w;
+        u.rows = w;
+        u.w = (const uint8_t *)t->up + (size_t)a * u.wrow;
+        mm_kernel(t, &u, 0, w);
+        for (int64_t i = 0; i < t->m.n; i++) {
+            float *yi = t->m.y + i * t->m.ldy + a;
+            t->k->swiglu(yi, yi, tile + i * w, w);
+        }
+    }
+}
+
 static void task_rows(void *ctx, int ith, int nth) {
     (void)nth;
     mm_task *t = ctx;
@@ -274,8 +306,8 @@ static void task_rows(void *ctx, int ith, int nth) {
             int64_t r0 = atomic_fetch_add_explicit(&o->next, t->chunk, memory_order_relaxed);
             if (r0 >= o->end) break;
             int64_t r1 = r0 + t->chunk < o->end ? r0 + t->chunk : o->end;
-            if (t->m.n == 1) t->k->gemv[t->m.wtype](&t->m, r0, r1);
-            else t->k->gemm(&t->m, r0, r1);
+            if (t->up) swiglu_rows(t, ith, r0, r1);
+            else mm_kernel(t, &t->m, r0, r1);
         }
     }
 }
@@ -289,8 +321,8 @@ static int64_t gcd64(int64_t a, int64_t b) {
     return a;
 }
 
-static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
-                       int64_t rows, int64_t cols, void *work, int acc) {
+static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, const void *up,
+                       seer_dtype wtype, int64_t rows, int64_t cols, void *work, int acc) {
     SEER_ASSERT((unsigned)wtype < SEER_MM_NTYPES);
     SEER_ASSERT(n >= 0 && rows >= 0 && cols >= 0);
     if (n == 0 || rows == 0) return;
@@ -306,10 +338,17 @@ static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, con
     mm_task t; /* not zero-initialised as a whole: own[] is large and filled below */
     t.k = seer_kernels_get();
     t.groups = 0;
+    t.up = up;
+    t.tiles = NULL;
+    t.tile_floats = 0;
     t.m = (seer_mm){.y = y, .ldy = rows, .x = x, .n = n, .w = w, .wtype = wtype, .wrow = row_bytes(wtype, cols),
                     .rows = rows, .cols = cols, .acc = acc};
     uint8_t *wk = work;
     int nth = seer_pool_size(pool);
+    if (up) {
+        t.tile_floats = align64((size_t)n * MM_SWIGLU_ROWS * sizeof(float)) / sizeof(float);
+        t.tiles = (float *)(void *)(wk + l.total);
+    }
 
     if (is_quant(wtype) && n == 1) {
         t.m.xqs = (const int8_t *)(wk + l.xqs);
@@ -345,10 +384,25 @@ static void matmul_run(seer_pool *pool, float *y, const float *x, int64_t n, con
 
 void seer_matmul(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype, int64_t rows,
                  int64_t cols, void *work) {
-    matmul_run(pool, y, x, n, w, wtype, rows, cols, work, 0);
+    matmul_run(pool, y, x, n, w, NULL, wtype, rows, cols, work, 0);
 }
 
 void seer_matmul_acc(seer_pool *pool, float *y, const float *x, int64_t n, const void *w, seer_dtype wtype,
                      int64_t rows, int64_t cols, void *work) {
-    matmul_run(pool, y, x, n, w, wtype, rows, cols, work, 1);
+    matmul_run(pool, y, x, n, w, NULL, wtype, rows, cols, work, 1);
+}
+
+size_t seer_matmul_swiglu_work_size(seer_dtype wtype, int64_t n, int64_t cols, int n_threads) {
+    mm_layout l;
+    size_t tile, tiles, total;
+    if (mm_layout_of(wtype, n, cols, &l) || n < 0 || n_threads < 1 ||
+        seer_mul_size((size_t)n, MM_SWIGLU_ROWS * sizeof(float), &tile) || tile > SIZE_MAX - 64 ||
+        seer_mul_size(align64(tile), (size_t)n_threads, &tiles) || seer_add_size(l.total, tiles, &total))
+        return SIZE_MAX;
+    return total;
+}
+
+void seer_matmul_swiglu(seer_pool *pool, float *y, const float *x, int64_t n, const void *w_gate, const void *w_up,
+                        seer_dtype wtype, int64_t rows, int64_t cols, void *work) {
+    matmul_run(pool, y, x, n, w_gate, w_up, wtype, rows, cols, work, 0);
 }

@@ -77,11 +77,18 @@ static void llama_forward(seer_ctx *c, const seer_batch *b) {
         na.w = L->ffn_norm->data;
         ctx_parallel_rows(c, n, rmsnorm_row, &na);
         ctx_tap(c, SEER_HP_LN2, l, c->xb, n, d, d, 1);
-        ctx_matmul(c, c->hb, c->xb, n, L->w_gate); /* (n, h) */
-        ctx_matmul(c, c->hb2, c->xb, n, L->w_up);  /* (n, h) */
-        ctx_tap(c, SEER_HP_MLP_PRE, l, c->hb, n, h, h, 1);
-        ctx_tap(c, SEER_HP_MLP_PRE_LINEAR, l, c->hb2, n, h, h, 1);
-        ctx_parallel_rows(c, n, swiglu_row, NULL);
+        /* Batches fuse gate and up (no (n, h) buffer for up: prefill scratch drops by a third,
+         * same speed); single tokens keep two GEMVs, measured ~2.5 % faster at decode. */
+        if (n > 1 && ctx_swiglu_fusable(L) && !ctx_tapped(c, SEER_HP_MLP_PRE, l) &&
+            !ctx_tapped(c, SEER_HP_MLP_PRE_LINEAR, l)) {
+            ctx_matmul_swiglu(c, c->hb, c->xb, n, L); /* silu(gate) * up in one pass, (n, h) */
+        } else {
+            ctx_matmul(c, c->hb, c->xb, n, L->w_gate); /* (n, h) */
+            ctx_matmul(c, c->hb2, c->xb, n, L->w_up);  /* (n, h) */
+            ctx_tap(c, SEER_HP_MLP_PRE, l, c->hb, n, h, h, 1);
+            ctx_tap(c, SEER_HP_MLP_PRE_LINEAR, l, c->hb2, n, h, h, 1);
+            ctx_parallel_rows(c, n, swiglu_row, NULL);
+        }
         ctx_tap(c, SEER_HP_MLP_POST, l, c->hb, n, h, h, 1);
         ctx_project_add(c, c->x, c->hb, n, L->w_down, NULL, SEER_HP_MLP_OUT, l);
         ctx_tap(c, SEER_HP_RESID_POST, l, c->x, n, d, d, 1);

@@ -89,6 +89,12 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
         size_t w = seer_matmul_work_size(t->type, c->n_batch, t->shape[1]);
         if (w > c->work_size) c->work_size = w;
     }
+    for (int l = 0; l < cfg->n_layers; l++) {
+        const seer_layer *L = &m->layers[l];
+        if (!ctx_swiglu_fusable(L)) continue;
+        size_t w = seer_matmul_swiglu_work_size(L->w_gate->type, c->n_batch, L->w_gate->shape[1], nth);
+        if (w > c->work_size) c->work_size = w;
+    }
     /* The attention half of a block (q, k, v) and the MLP half (hb, hb2) are never live at once,
      * so they share one region, and attention writes its output over xb (dead once q, k and v are
      * computed): a token's scratch is x, xb and the larger half, not the sum of all. */
@@ -117,7 +123,10 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
      * shape, 64-token slices keep ~95 % of whole-batch speed with quantized weights, while f32
      * (OpenBLAS) needs ~128 (64 ran at 77-88 %). Long prompts in big batches still touch only a
      * slice's worth; taps see whole batches and are never sliced. */
-    size_t per_token = (2 * d + shared_w) * sizeof(float) + c->work_size / nb;
+    /* untapped Llama MLPs fuse gate and up, so their half touches d_mlp floats, not 2 d_mlp */
+    size_t touched_w = m->layers[0].w_gate && ctx_swiglu_fusable(&m->layers[0]) ? h : mlp_w;
+    touched_w = attn_w > touched_w ? attn_w : touched_w;
+    size_t per_token = (2 * d + touched_w) * sizeof(float) + c->work_size / nb;
     size_t budget = (seer_model_weight_bytes(m) + kv_elems * 2 * sizeof(float)) / 33;
     const seer_tensor *w0 = m->layers[0].wq ? m->layers[0].wq : m->layers[0].wqkv;
     seer_dtype wt = w0 ? w0->type : SEER_DTYPE_F32;
@@ -189,6 +198,16 @@ void ctx_carve_shared(seer_ctx *c, int64_t n) {
 
 void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w) {
     seer_matmul(c->pool, y, x, n, w->data, w->type, w->shape[0], w->shape[1], c->work);
+}
+
+int ctx_swiglu_fusable(const seer_layer *L) {
+    return L->w_gate && L->w_up && L->w_gate->type == L->w_up->type && L->w_gate->shape[0] == L->w_up->shape[0] &&
+           L->w_gate->shape[1] == L->w_up->shape[1];
+}
+
+void ctx_matmul_swiglu(seer_ctx *c, float *y, const float *x, int64_t n, const seer_layer *L) {
+    seer_matmul_swiglu(c->pool, y, x, n, L->w_gate->data, L->w_up->data, L->w_gate->type, L->w_gate->shape[0],
+                       L->w_gate->shape[1], c->work);
 }
 
 void ctx_matmul_acc(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w) {

@@ -145,6 +145,9 @@ const seer_arch_ops *seer_arch_get(seer_arch a);
 const seer_tensor *model_need(const seer_model *m, const char *name, int n_dims, int64_t d0, int64_t d1,
                               seer_err *err, seer_status *st);
 void ctx_carve_shared(seer_ctx *c, int64_t n);
+/* Gate and up of the same type and shape: the MLP can run them as one fused SwiGLU matmul. */
+int ctx_swiglu_fusable(const seer_layer *L);
+void ctx_matmul_swiglu(seer_ctx *c, float *y, const float *x, int64_t n, const seer_layer *L);
 void ctx_matmul(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
 void ctx_matmul_acc(seer_ctx *c, float *y, const float *x, int64_t n, const seer_tensor *w);
 /* x += w·in + b, with the block output visited at point p when tapped (kept apart first). */
