@@ -195,6 +195,19 @@ int main(void) {
     expect_error(args, "unknown option");
     snprintf(args, sizeof(args), "generate -m %s -n abc", model);
     expect_error(args, "-n expects");
+    /* the shared option parser: missing values, pairs, ranges, extra positional arguments */
+    snprintf(args, sizeof(args), "generate -m %s -z", model);
+    expect_error(args, "-z needs a value");
+    snprintf(args, sizeof(args), "dla -m %s -p hi --tokens 5", model);
+    expect_error(args, "--tokens needs two values");
+    snprintf(args, sizeof(args), "bench -m %s -ub 0", model);
+    expect_error(args, "-ub expects an integer in [1, 1048576]");
+    snprintf(args, sizeof(args), "generate -m %s --temp -1", model);
+    expect_error(args, "--temp expects a number");
+    snprintf(args, sizeof(args), "info %s %s", model, model);
+    expect_error(args, "unknown option");
+    snprintf(args, sizeof(args), "convert %s %s %s --to gguf", model, model, model);
+    expect_error(args, "unknown option");
     snprintf(args, sizeof(args), "frobnicate");
     int code = run(args, o, e);
     CHECK(code == 2);

@@ -44,6 +44,60 @@ int cli_unknown(const char *cmd, const char *arg) {
     return 2;
 }
 
+static const cli_opt *find_opt(const cli_opt *opts, const char *name) {
+    for (const cli_opt *o = opts; o->kind != CLI_END; o++)
+        if (o->name && !strcmp(o->name, name)) return o;
+    return NULL;
+}
+
+int cli_parse(const char *cmd, int argc, char **argv, const cli_opt *opts, void (*help)(void), void *ud) {
+    cli_args a = {argc, argv, 1};
+    for (; a.i < argc; a.i++) {
+        const char *arg = argv[a.i], *v;
+        if (!strcmp(arg, "-h") || !strcmp(arg, "--help")) {
+            help();
+            return 0;
+        }
+        const cli_opt *o = arg[0] == '-' && arg[1] ? find_opt(opts, arg) : NULL;
+        if (!o) {
+            /* not an option: the next free positional slot, if the command takes one */
+            const cli_opt *p = NULL;
+            for (const cli_opt *q = opts; (arg[0] != '-' || !arg[1]) && q->kind != CLI_END && !p; q++)
+                if (!q->name && q->kind == CLI_STR && !*(const char **)q->out) p = q;
+            if (!p) return cli_unknown(cmd, arg);
+            *(const char **)p->out = arg;
+            continue;
+        }
+        if (o->kind == CLI_SWITCH) {
+            *(int *)o->out = (int)o->ilo;
+            continue;
+        }
+        if (o->kind == CLI_PAIR && a.i + 2 >= argc) {
+            fprintf(stderr, "seer %s: %s needs two values\n", cmd, arg);
+            return 2;
+        }
+        if (!(v = cli_value(cmd, &a))) return 2;
+        switch (o->kind) {
+        case CLI_STR: *(const char **)o->out = v; break;
+        case CLI_INT:
+            if (cli_int(cmd, arg, v, o->ilo, o->ihi, (long long *)o->out)) return 2;
+            break;
+        case CLI_NUM:
+            if (cli_float(cmd, arg, v, o->lo, o->hi, (double *)o->out)) return 2;
+            break;
+        case CLI_PAIR:
+            ((const char **)o->out)[0] = v;
+            ((const char **)o->out)[1] = argv[++a.i];
+            break;
+        case CLI_CALL:
+            if (o->call(ud, v)) return 2;
+            break;
+        default: SEER_ASSERT(!"cli_parse: bad option kind"); return 2;
+        }
+    }
+    return -1;
+}
+
 void cli_error(const char *cmd, const seer_err *err) { fprintf(stderr, "seer %s: %s\n", cmd, err->msg); }
 
 void cli_json_str(FILE *f, const char *s, size_t len) {

@@ -23,28 +23,14 @@ int cmd_attrib(int argc, char **argv) {
     const char *what = "resid_pre,attn_out,mlp_out", *metric = "logit_diff";
     long long threads = 0;
     int json = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) {
-            json = 1;
-        } else if (!strcmp(o, "--tokens")) {
-            if (!(ta = cli_value(cmd, &a)) || !(tb = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "--clean") || !strcmp(o, "--corrupt") ||
-                   !strcmp(o, "--what") || !strcmp(o, "--metric") || !strcmp(o, "-t")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model = v;
-            else if (!strcmp(o, "-z")) tokp = v;
-            else if (!strcmp(o, "--clean")) clean = v;
-            else if (!strcmp(o, "--corrupt")) corrupt = v;
-            else if (!strcmp(o, "--what")) what = v;
-            else if (!strcmp(o, "--metric")) metric = v;
-            else if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-        } else return cli_unknown(cmd, o);
-    }
+    const char *pair[2] = {NULL, NULL};
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model), CLI_OPT_STR("-z", &tokp), CLI_OPT_STR("--clean", &clean),
+                            CLI_OPT_STR("--corrupt", &corrupt), CLI_OPT_PAIR("--tokens", pair),
+                            CLI_OPT_STR("--what", &what), CLI_OPT_STR("--metric", &metric), CLI_OPT_THREADS(&threads),
+                            CLI_OPT_SWITCH("--json", &json, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
+    ta = pair[0], tb = pair[1];
     if (!model || !clean || !corrupt || !ta || !tb) {
         fprintf(stderr, "seer attrib: -m MODEL, --clean, --corrupt and --tokens A B are required\n");
         return 2;

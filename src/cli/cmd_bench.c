@@ -34,30 +34,12 @@ int cmd_bench(int argc, char **argv) {
     const char *cmd = "bench", *model_path = NULL;
     long long np = 256, ng = 128, threads = 0, reps = 5, ub = 0;
     int json = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) json = 1;
-        else if (!strcmp(o, "-m") || !strcmp(o, "-p") || !strcmp(o, "-n") || !strcmp(o, "-t") || !strcmp(o, "-r") ||
-                   !strcmp(o, "-ub")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-p")) {
-                if (cli_int(cmd, o, v, 0, 1 << 20, &np)) return 2;
-            } else if (!strcmp(o, "-n")) {
-                if (cli_int(cmd, o, v, 0, 1 << 20, &ng)) return 2;
-            } else if (!strcmp(o, "-t")) {
-                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            } else if (!strcmp(o, "-r")) {
-                if (cli_int(cmd, o, v, 1, 1000, &reps)) return 2;
-            } else if (!strcmp(o, "-ub")) {
-                if (cli_int(cmd, o, v, 1, 1 << 20, &ub)) return 2;
-            }
-        } else return cli_unknown(cmd, o);
-    }
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_INT("-p", &np, 0, 1 << 20),
+                            CLI_OPT_INT("-n", &ng, 0, 1 << 20), CLI_OPT_THREADS(&threads),
+                            CLI_OPT_INT("-r", &reps, 1, 1000), CLI_OPT_INT("-ub", &ub, 1, 1 << 20),
+                            CLI_OPT_SWITCH("--json", &json, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
     if (!model_path) {
         fprintf(stderr, "seer bench: -m MODEL is required\n");
         return 2;

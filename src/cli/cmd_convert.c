@@ -11,24 +11,11 @@ static void help(void) {
 
 int cmd_convert(int argc, char **argv) {
     const char *cmd = "convert", *in = NULL, *out = NULL, *to = NULL, *type_s = NULL, *tok_path = NULL;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--to")) {
-            if (!(to = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "--type")) {
-            if (!(type_s = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "-z")) {
-            if (!(tok_path = cli_value(cmd, &a))) return 2;
-        } else if ((o[0] != '-' || !o[1]) && (!in || !out)) {
-            *(in ? &out : &in) = o; /* "-" is a file name (stdin/stdout) */
-        } else {
-            return cli_unknown(cmd, o); /* an unknown option, or a third file */
-        }
-    }
+    /* IN and OUT are positional ("-" is a file name: stdin/stdout); a third file is an error */
+    const cli_opt opts[] = {CLI_OPT_STR(NULL, &in), CLI_OPT_STR(NULL, &out), CLI_OPT_STR("--to", &to),
+                            CLI_OPT_STR("--type", &type_s), CLI_OPT_STR("-z", &tok_path), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
     if (!in || !out || !to) {
         fprintf(stderr, "seer convert: needs IN, OUT and --to FORMAT\n");
         return 2;

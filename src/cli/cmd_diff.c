@@ -20,6 +20,17 @@ static void json_num(double v) {
     else printf("null");
 }
 
+typedef struct prompt_list {
+    const char **v; /* room for every argument */
+    int32_t n;
+} prompt_list;
+
+static int add_prompt(void *ud, const char *value) {
+    prompt_list *l = ud;
+    l->v[l->n++] = value;
+    return 0;
+}
+
 int cmd_diff(int argc, char **argv) {
     const char *cmd = "diff", *pa = NULL, *pb = NULL, *za = NULL, *zb = NULL;
     long long threads = 0;
@@ -30,29 +41,16 @@ int cmd_diff(int argc, char **argv) {
         fprintf(stderr, "seer diff: out of memory\n");
         return 1;
     }
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            free(prompts);
-            return 0;
-        } else if (!strcmp(o, "--json")) {
-            json = 1;
-        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "--m2") || !strcmp(o, "--z2") || !strcmp(o, "-p") ||
-                   !strcmp(o, "-t")) {
-            if (!(v = cli_value(cmd, &a))) goto usage;
-            if (!strcmp(o, "-m")) pa = v;
-            else if (!strcmp(o, "-z")) za = v;
-            else if (!strcmp(o, "--m2")) pb = v;
-            else if (!strcmp(o, "--z2")) zb = v;
-            else if (!strcmp(o, "-p")) prompts[n_prompts++] = v;
-            else if (!strcmp(o, "-t") && cli_int(cmd, o, v, 1, 1024, &threads)) goto usage;
-        } else {
-            free(prompts);
-            return cli_unknown(cmd, o);
-        }
+    prompt_list pl = {prompts, 0};
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &pa), CLI_OPT_STR("-z", &za), CLI_OPT_STR("--m2", &pb),
+                            CLI_OPT_STR("--z2", &zb), CLI_OPT_CALL("-p", add_prompt), CLI_OPT_THREADS(&threads),
+                            CLI_OPT_SWITCH("--json", &json, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, &pl);
+    if (prc >= 0) {
+        free(prompts);
+        return prc;
     }
+    n_prompts = pl.n;
     if (!pa || !pb || !n_prompts) {
         fprintf(stderr, "seer diff: -m MODEL_A, --m2 MODEL_B and at least one -p PROMPT are required\n");
         goto usage;

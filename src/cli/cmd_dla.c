@@ -26,38 +26,14 @@ int cmd_dla(int argc, char **argv) {
     const char *cmd = "dla", *model_path = NULL, *tok_path = NULL, *prompt = NULL, *ta = NULL, *tb = NULL;
     long long pos = -1, threads = 0, top = 0;
     int json = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) {
-            json = 1;
-        } else if (!strcmp(o, "--tokens")) {
-            if (a.i + 2 >= argc) {
-                fprintf(stderr, "seer dla: --tokens needs two tokens A B\n");
-                return 2;
-            }
-            ta = argv[++a.i];
-            tb = argv[++a.i];
-        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "-p") || !strcmp(o, "--pos") || !strcmp(o, "-t") ||
-                   !strcmp(o, "--top")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-z")) tok_path = v;
-            else if (!strcmp(o, "-p")) prompt = v;
-            else if (!strcmp(o, "--pos")) {
-                if (cli_int(cmd, o, v, -(1LL << 30), 1LL << 30, &pos)) return 2;
-            } else if (!strcmp(o, "-t")) {
-                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            } else if (!strcmp(o, "--top")) {
-                if (cli_int(cmd, o, v, 1, 1LL << 30, &top)) return 2;
-            }
-        } else {
-            return cli_unknown(cmd, o);
-        }
-    }
+    const char *pair[2] = {NULL, NULL};
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("-p", &prompt),
+                            CLI_OPT_PAIR("--tokens", pair), CLI_OPT_INT("--pos", &pos, -(1LL << 30), 1LL << 30),
+                            CLI_OPT_INT("--top", &top, 1, 1LL << 30), CLI_OPT_THREADS(&threads),
+                            CLI_OPT_SWITCH("--json", &json, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
+    ta = pair[0], tb = pair[1];
     if (!model_path || !prompt || !ta) {
         fprintf(stderr, "seer dla: -m MODEL, -p PROMPT and --tokens A B are required\n");
         return 2;

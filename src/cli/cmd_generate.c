@@ -25,45 +25,17 @@ static int emit(const char *buf, size_t n, seer_err *err) {
 
 int cmd_generate(int argc, char **argv) {
     const char *cmd = "generate", *model_path = NULL, *tok_path = NULL, *prompt = "", *prompt_file = NULL;
-    long long steps = 256, top_k = 0, seed = 42, threads = 0;
+    long long steps = 0, top_k = 0, seed = 42, threads = 0; /* steps 0: not given */
     double temp = 1.0, top_p = 0.9;
-    int ignore_eos = 0, add_bos = 1, steps_given = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--ignore-eos")) {
-            ignore_eos = 1;
-        } else if (!strcmp(o, "--no-bos")) {
-            add_bos = 0;
-        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "-p") || !strcmp(o, "-f") || !strcmp(o, "-n") ||
-                   !strcmp(o, "--temp") || !strcmp(o, "--top-p") || !strcmp(o, "--top-k") || !strcmp(o, "--seed") ||
-                   !strcmp(o, "-t")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-z")) tok_path = v;
-            else if (!strcmp(o, "-p")) prompt = v;
-            else if (!strcmp(o, "-f")) prompt_file = v;
-            else if (!strcmp(o, "-n")) {
-                steps_given = 1;
-                if (cli_int(cmd, o, v, 1, 1 << 22, &steps)) return 2;
-            } else if (!strcmp(o, "--temp")) {
-                if (cli_float(cmd, o, v, 0, 1e6, &temp)) return 2;
-            } else if (!strcmp(o, "--top-p")) {
-                if (cli_float(cmd, o, v, 1e-9, 1, &top_p)) return 2;
-            } else if (!strcmp(o, "--top-k")) {
-                if (cli_int(cmd, o, v, 0, 1LL << 30, &top_k)) return 2;
-            } else if (!strcmp(o, "--seed")) {
-                if (cli_int(cmd, o, v, 0, INT64_MAX, &seed)) return 2;
-            } else if (!strcmp(o, "-t")) {
-                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            }
-        } else {
-            return cli_unknown(cmd, o);
-        }
-    }
+    int ignore_eos = 0, add_bos = 1;
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("-p", &prompt),
+                            CLI_OPT_STR("-f", &prompt_file), CLI_OPT_INT("-n", &steps, 1, 1 << 22),
+                            CLI_OPT_NUM("--temp", &temp, 0, 1e6), CLI_OPT_NUM("--top-p", &top_p, 1e-9, 1),
+                            CLI_OPT_INT("--top-k", &top_k, 0, 1LL << 30), CLI_OPT_INT("--seed", &seed, 0, INT64_MAX),
+                            CLI_OPT_THREADS(&threads), CLI_OPT_SWITCH("--ignore-eos", &ignore_eos, 1),
+                            CLI_OPT_SWITCH("--no-bos", &add_bos, 0), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
     if (!model_path) {
         fprintf(stderr, "seer generate: -m MODEL is required\n");
         return 2;
@@ -94,7 +66,7 @@ int cmd_generate(int argc, char **argv) {
         seer_err_set(&err, SEER_ERR_INVALID, "empty prompt and no BOS: nothing to condition on");
         goto fail;
     }
-    if (!steps_given && steps > cfg->n_ctx) steps = cfg->n_ctx;
+    if (!steps) steps = 256 < cfg->n_ctx ? 256 : cfg->n_ctx; /* default: 256, within the context */
     if (steps > cfg->n_ctx && cfg->arch == SEER_ARCH_GPT2) {
         seer_err_set(&err, SEER_ERR_RANGE, "-n %lld exceeds the model's %d learned positions", steps, cfg->n_ctx);
         goto fail;

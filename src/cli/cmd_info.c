@@ -16,21 +16,11 @@ static void help(void) {
 int cmd_info(int argc, char **argv) {
     const char *cmd = "info", *path = NULL, *tok_path = NULL;
     int json = 0, tensors = 0, metadata = 0, hooks = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) json = 1;
-        else if (!strcmp(o, "--tensors")) tensors = 1;
-        else if (!strcmp(o, "--metadata")) metadata = 1;
-        else if (!strcmp(o, "--hooks")) hooks = 1;
-        else if (!strcmp(o, "-z")) {
-            if (!(tok_path = cli_value(cmd, &a))) return 2;
-        } else if (o[0] != '-' && !path) path = o;
-        else return cli_unknown(cmd, o); /* an unknown option, or a second MODEL */
-    }
+    const cli_opt opts[] = {CLI_OPT_STR(NULL, &path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_SWITCH("--json", &json, 1),
+                            CLI_OPT_SWITCH("--tensors", &tensors, 1), CLI_OPT_SWITCH("--metadata", &metadata, 1),
+                            CLI_OPT_SWITCH("--hooks", &hooks, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL); /* an unknown option, or a second MODEL: an error */
+    if (prc >= 0) return prc;
     if (!path) {
         fprintf(stderr, "seer info: MODEL is required\n");
         return 2;

@@ -19,32 +19,12 @@ int cmd_lens(int argc, char **argv) {
     const char *cmd = "lens", *model_path = NULL, *tok_path = NULL, *prompt = NULL, *target = NULL;
     long long pos = -1, k = 5, threads = 0;
     int json = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) {
-            json = 1;
-        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "-p") || !strcmp(o, "--pos") || !strcmp(o, "-k") ||
-                   !strcmp(o, "--target") || !strcmp(o, "-t")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-z")) tok_path = v;
-            else if (!strcmp(o, "-p")) prompt = v;
-            else if (!strcmp(o, "--target")) target = v;
-            else if (!strcmp(o, "--pos")) {
-                if (cli_int(cmd, o, v, -(1LL << 30), 1LL << 30, &pos)) return 2;
-            } else if (!strcmp(o, "-k")) {
-                if (cli_int(cmd, o, v, 1, 1 << 20, &k)) return 2;
-            } else if (!strcmp(o, "-t")) {
-                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            }
-        } else {
-            return cli_unknown(cmd, o);
-        }
-    }
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("-p", &prompt),
+                            CLI_OPT_STR("--target", &target), CLI_OPT_INT("--pos", &pos, -(1LL << 30), 1LL << 30),
+                            CLI_OPT_INT("-k", &k, 1, 1 << 20), CLI_OPT_THREADS(&threads), CLI_OPT_SWITCH("--json", &json, 1),
+                            {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
     if (!model_path || !prompt) {
         fprintf(stderr, "seer lens: -m MODEL and -p PROMPT are required\n");
         return 2;

@@ -19,42 +19,25 @@ int cmd_model(int argc, char **argv) {
         help();
         return 0;
     }
-    seer_model_config c = {.arch = SEER_ARCH_LLAMA, .n_vocab = 32000, .d_model = 288, .n_layers = 6, .n_heads = 6,
-                           .n_kv_heads = 0, .d_mlp = 768, .n_ctx = 1024, .norm_eps = 1e-5f, .rope_theta = 10000.0f};
-    long long seed = 1, v;
-    const char *out = NULL, *type_s = NULL, *to = "gguf";
-    cli_args a = {argc, argv, 2};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *s;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--tied")) {
-            c.tied_embeddings = 1;
-        } else if (!strcmp(o, "--arch")) {
-            if (!(s = cli_value(cmd, &a))) return 2;
-            if (seer_arch_from_name(s, &c.arch)) {
-                fprintf(stderr, "seer model random: --arch expects llama or gpt2, got '%s'\n", s);
-                return 2;
-            }
-        } else if (!strcmp(o, "--type")) {
-            if (!(type_s = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "--to")) {
-            if (!(to = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "--dim") || !strcmp(o, "--layers") || !strcmp(o, "--heads") || !strcmp(o, "--kv-heads") ||
-                   !strcmp(o, "--hidden") || !strcmp(o, "--vocab") || !strcmp(o, "--ctx") || !strcmp(o, "--seed")) {
-            if (!(s = cli_value(cmd, &a))) return 2;
-            if (cli_int(cmd, o, s, !strcmp(o, "--seed") ? 0 : 1, !strcmp(o, "--seed") ? INT64_MAX : (1 << 22), &v)) return 2;
-            if (!strcmp(o, "--dim")) c.d_model = (int32_t)v;
-            else if (!strcmp(o, "--layers")) c.n_layers = (int32_t)v;
-            else if (!strcmp(o, "--heads")) c.n_heads = (int32_t)v;
-            else if (!strcmp(o, "--kv-heads")) c.n_kv_heads = (int32_t)v;
-            else if (!strcmp(o, "--hidden")) c.d_mlp = (int32_t)v;
-            else if (!strcmp(o, "--vocab")) c.n_vocab = (int32_t)v;
-            else if (!strcmp(o, "--ctx")) c.n_ctx = (int32_t)v;
-            else seed = v;
-        } else if (o[0] != '-' && !out) out = o;
-        else return cli_unknown("model random", o); /* an unknown option, or a second OUT */
+    long long seed = 1, dim = 288, layers = 6, heads = 6, kv_heads = 0, hidden = 768, vocab = 32000, ctx = 1024;
+    int tied = 0;
+    const char *out = NULL, *type_s = NULL, *to = "gguf", *arch = "llama";
+    const cli_opt opts[] = {CLI_OPT_STR(NULL, &out), CLI_OPT_STR("--arch", &arch), CLI_OPT_STR("--type", &type_s),
+                            CLI_OPT_STR("--to", &to), CLI_OPT_INT("--dim", &dim, 1, 1 << 22),
+                            CLI_OPT_INT("--layers", &layers, 1, 1 << 22), CLI_OPT_INT("--heads", &heads, 1, 1 << 22),
+                            CLI_OPT_INT("--kv-heads", &kv_heads, 1, 1 << 22), CLI_OPT_INT("--hidden", &hidden, 1, 1 << 22),
+                            CLI_OPT_INT("--vocab", &vocab, 1, 1 << 22), CLI_OPT_INT("--ctx", &ctx, 1, 1 << 22),
+                            CLI_OPT_INT("--seed", &seed, 0, INT64_MAX), CLI_OPT_SWITCH("--tied", &tied, 1), {0}};
+    /* after "random"; an unknown option, or a second OUT, is an error */
+    int prc = cli_parse(cmd, argc - 1, argv + 1, opts, help, NULL);
+    if (prc >= 0) return prc;
+    seer_model_config c = {.arch = SEER_ARCH_LLAMA, .n_vocab = (int32_t)vocab, .d_model = (int32_t)dim,
+                           .n_layers = (int32_t)layers, .n_heads = (int32_t)heads, .n_kv_heads = (int32_t)kv_heads,
+                           .d_mlp = (int32_t)hidden, .n_ctx = (int32_t)ctx, .norm_eps = 1e-5f, .rope_theta = 10000.0f,
+                           .tied_embeddings = tied};
+    if (seer_arch_from_name(arch, &c.arch)) {
+        fprintf(stderr, "seer model random: --arch expects llama or gpt2, got '%s'\n", arch);
+        return 2;
     }
     if (!out) {
         fprintf(stderr, "seer model random: OUT is required\n");

@@ -81,41 +81,15 @@ int cmd_patch(int argc, char **argv) {
                *tb = NULL, *what = "resid_pre,attn_out,mlp_out,z", *svg = NULL, *metric = "logit_diff";
     long long threads = 0, batch = 0;
     int json = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) {
-            json = 1;
-        } else if (!strcmp(o, "--tokens")) {
-            if (a.i + 2 >= argc) {
-                fprintf(stderr, "seer patch: --tokens needs two tokens A B\n");
-                return 2;
-            }
-            ta = argv[++a.i];
-            tb = argv[++a.i];
-        } else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "--clean") || !strcmp(o, "--corrupt") ||
-                   !strcmp(o, "--metric") || !strcmp(o, "--what") || !strcmp(o, "--svg") || !strcmp(o, "-t") ||
-                   !strcmp(o, "--batch")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-z")) tok_path = v;
-            else if (!strcmp(o, "--clean")) clean = v;
-            else if (!strcmp(o, "--corrupt")) corrupt = v;
-            else if (!strcmp(o, "--metric")) metric = v;
-            else if (!strcmp(o, "--what")) what = v;
-            else if (!strcmp(o, "--svg")) svg = v;
-            else if (!strcmp(o, "-t")) {
-                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            } else if (!strcmp(o, "--batch")) {
-                if (cli_int(cmd, o, v, 1, 1 << 20, &batch)) return 2;
-            }
-        } else {
-            return cli_unknown(cmd, o);
-        }
-    }
+    const char *pair[2] = {NULL, NULL};
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("--clean", &clean),
+                            CLI_OPT_STR("--corrupt", &corrupt), CLI_OPT_PAIR("--tokens", pair),
+                            CLI_OPT_STR("--metric", &metric), CLI_OPT_STR("--what", &what), CLI_OPT_STR("--svg", &svg),
+                            CLI_OPT_THREADS(&threads), CLI_OPT_INT("--batch", &batch, 1, 1 << 20),
+                            CLI_OPT_SWITCH("--json", &json, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
+    ta = pair[0], tb = pair[1];
     if (!model_path || !clean || !corrupt || !ta) {
         fprintf(stderr, "seer patch: -m MODEL, --clean TEXT, --corrupt TEXT and --tokens A B are required\n");
         return 2;

@@ -17,25 +17,11 @@ int cmd_perplexity(int argc, char **argv) {
     const char *cmd = "perplexity", *model_path = NULL, *tok_path = NULL, *file = NULL;
     long long threads = 0, nctx_arg = 0;
     int json = 0;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i], *v;
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) json = 1;
-        else if (!strcmp(o, "-m") || !strcmp(o, "-z") || !strcmp(o, "-f") || !strcmp(o, "-t") || !strcmp(o, "-c")) {
-            if (!(v = cli_value(cmd, &a))) return 2;
-            if (!strcmp(o, "-m")) model_path = v;
-            else if (!strcmp(o, "-z")) tok_path = v;
-            else if (!strcmp(o, "-f")) file = v;
-            else if (!strcmp(o, "-t")) {
-                if (cli_int(cmd, o, v, 1, 1024, &threads)) return 2;
-            } else if (!strcmp(o, "-c")) {
-                if (cli_int(cmd, o, v, 2, 1 << 22, &nctx_arg)) return 2;
-            }
-        } else return cli_unknown(cmd, o);
-    }
+    const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("-f", &file),
+                            CLI_OPT_THREADS(&threads), CLI_OPT_INT("-c", &nctx_arg, 2, 1 << 22),
+                            CLI_OPT_SWITCH("--json", &json, 1), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
     if (!model_path || !file) {
         fprintf(stderr, "seer perplexity: needs -m MODEL and -f TEXT\n");
         return 2;

@@ -12,22 +12,11 @@ static void help(void) {
 int cmd_tokenize(int argc, char **argv) {
     const char *cmd = "tokenize", *tok_path = NULL, *text = NULL, *file = NULL;
     int json = 0, add_bos = 1;
-    cli_args a = {argc, argv, 1};
-    for (; a.i < argc; a.i++) {
-        const char *o = argv[a.i];
-        if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
-            help();
-            return 0;
-        } else if (!strcmp(o, "--json")) json = 1;
-        else if (!strcmp(o, "--no-bos")) add_bos = 0;
-        else if (!strcmp(o, "-z") || !strcmp(o, "-m")) {
-            if (!(tok_path = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "-p")) {
-            if (!(text = cli_value(cmd, &a))) return 2;
-        } else if (!strcmp(o, "-f")) {
-            if (!(file = cli_value(cmd, &a))) return 2;
-        } else return cli_unknown(cmd, o);
-    }
+    const cli_opt opts[] = {CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("-m", &tok_path), CLI_OPT_STR("-p", &text),
+                            CLI_OPT_STR("-f", &file), CLI_OPT_SWITCH("--json", &json, 1),
+                            CLI_OPT_SWITCH("--no-bos", &add_bos, 0), {0}};
+    int prc = cli_parse(cmd, argc, argv, opts, help, NULL);
+    if (prc >= 0) return prc;
     if (!tok_path || (!text && !file) || (text && file)) {
         fprintf(stderr, "seer tokenize: needs -z TOKENIZER and one of -p TEXT or -f FILE\n");
         return 2;
