@@ -4,6 +4,8 @@
 #ifndef SEER_FUZZ_H
 #define SEER_FUZZ_H
 
+#include <dirent.h>
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
         return 0;                                                                               \
     }
 #endif
+
+/* Removes a harness's private folder and everything in it (at exit). */
+static inline void fuzz_rm_tree(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[1024];
+        int n = snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (n < 0 || (size_t)n >= sizeof(path)) continue; /* never: the harnesses' names are short */
+        if (unlink(path) != 0) fuzz_rm_tree(path);
+    }
+    closedir(d);
+    rmdir(dir);
+}
 
 /* Loaders that take a path get the input through an in-memory file (memfd) named
  * /proc/self/fd/N, so no disk is touched per run. Returns the fd (close it after), or -1. */

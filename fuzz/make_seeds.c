@@ -1,7 +1,9 @@
 /* Writes small valid inputs for every harness into <out>/<harness>/ (make fuzz runs it into
  * fuzz/corpus/, which is not committed): files made with seer's own writers (a random tiny model
  * saved as GGUF, llama2.c and a Hugging Face folder; a GGUF with every value type; a
- * safetensors with every dtype), hand-built tokenizer files, and texts.
+ * safetensors with every dtype; SAEs in every format), hand-built tokenizer files, texts, and
+ * intervention graphs (every example of docs/intervention-graph.md, graphs using every
+ * operation on the graph harness's models, and bad ones).
  * Usage: seer_fuzz_seeds <out dir> <shared data dir> */
 #include <errno.h>
 #include <stdio.h>
@@ -9,8 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <zip.h>
+
 #include "seer/gguf.h"
 #include "seer/model.h"
+#include "seer/sae.h"
 #include "seer/safetensors.h"
 #include "seer/tok.h"
 
@@ -301,6 +306,275 @@ static void seed_texts(const char *data_dir) {
     seer_tok_free(t);
 }
 
+/* ---- intervention graphs (fuzz_graph's models: 5 blocks, d_model 16, 8 heads of 2, d_mlp 16,
+ * 300 tokens; files steer.safetensors, sae_res2/, sae_any/ and sae_relu/ beside the graph) ---- */
+
+/* Every ```json block of docs/intervention-graph.md (found beside this file). */
+static void seed_graph_docs(void) {
+    char path[1024];
+    const char *slash = strrchr(__FILE__, '/');
+    snprintf(path, sizeof(path), "%.*s/../docs/intervention-graph.md", slash ? (int)(slash - __FILE__) : 1,
+             slash ? __FILE__ : ".");
+    char *doc = NULL;
+    size_t len = 0;
+    seer_err err;
+    if (seer_read_file(path, &doc, &len, &err) != SEER_OK) return fail(path, &err);
+    int n = 0;
+    for (char *p = strstr(doc, "```json\n"); p; p = strstr(p, "```json\n")) {
+        p += 8;
+        char *end = strstr(p, "```");
+        if (!end) break;
+        char name[32];
+        snprintf(name, sizeof(name), "doc_%02d.json", n++);
+        put("graph", name, p, (size_t)(end - p));
+        p = end + 3;
+    }
+    if (n < 12) fail("docs/intervention-graph.md: fewer than 12 examples", NULL);
+    free(doc);
+}
+
+static void seed_graphs(void) {
+    seed_graph_docs();
+    /* every operation at once, metrics by token id (the random tokenizer has no "time") */
+    put_str("graph", "all_ops.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\", {\"ids\": [1, 5, 9, 20, 7]}, "
+            "{\"text\": \"Lily\", \"bos\": false}], \"tensors\": {\"u\": {\"shape\": [2, 2], \"data\": [1, 0, 0, 1]}, "
+            "\"steer\": {\"file\": \"steer.safetensors\", \"tensor\": \"happy\"}, \"row\": {\"data\": [0.5, -0.5, 1, 2]}}, "
+            "\"saes\": {\"res2\": {\"path\": \"sae_res2\"}}}, "
+            "\"nodes\": [{\"id\": \"emb\", \"hook\": \"hook_embed\", \"op\": \"save\"}, "
+            "{\"id\": \"s\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"set\", \"value\": [0.5, 0.5, -0.5], "
+            "\"select\": {\"pos\": -1, \"index\": [0, 1, 2]}}, "
+            "{\"id\": \"cp\", \"hook\": \"blocks.1.hook_resid_pre\", \"op\": \"set\", \"from\": \"emb\", \"select\": {\"batch\": [0, 2]}}, "
+            "{\"id\": \"add\", \"hook\": \"blocks.1.hook_resid_mid\", \"op\": \"add\", \"tensor\": \"steer\", \"coef\": 2.5}, "
+            "{\"id\": \"sc\", \"hook\": \"blocks.1.attn.hook_z\", \"op\": \"scale\", \"factor\": 0.5, \"select\": {\"head\": [3, 7]}}, "
+            "{\"id\": \"z\", \"hook\": \"blocks.2.attn.hook_pattern\", \"op\": \"zero\", \"select\": {\"head\": 1, \"index\": [0]}}, "
+            "{\"id\": \"ma\", \"hook\": \"blocks.2.hook_mlp_out\", \"op\": \"mean_ablate\", \"select\": {\"pos\": [0, 1]}}, "
+            "{\"id\": \"mv\", \"hook\": \"blocks.2.mlp.hook_post\", \"op\": \"mean_ablate\", \"value\": [0, 0.1], \"select\": {\"index\": [10, 11]}}, "
+            "{\"id\": \"p\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"patch\", \"from_batch\": 0, \"select\": {\"batch\": 1, \"pos\": [1, 2]}}, "
+            "{\"id\": \"po\", \"hook\": \"blocks.3.hook_resid_mid\", \"op\": \"project_out\", \"tensor\": \"row\", \"select\": {\"index\": [0, 1, 2, 3]}}, "
+            "{\"id\": \"pk\", \"hook\": \"blocks.3.hook_resid_post\", \"op\": \"project_onto\", \"value\": [1, 1], \"select\": {\"index\": [4, 5]}}, "
+            "{\"id\": \"c\", \"hook\": \"blocks.3.mlp.hook_pre\", \"op\": \"clamp\", \"min\": -1, \"max\": 2.5}, "
+            "{\"id\": \"n\", \"hook\": \"blocks.4.attn.hook_v\", \"op\": \"noise\", \"scale\": 0.1, \"relative\": true, \"dist\": \"uniform\", \"seed\": 7}, "
+            "{\"id\": \"sae\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"sae\", \"sae\": \"res2\", \"save_latents\": true, "
+            "\"keep_error\": true, \"select\": {\"pos\": [-1]}, \"edit\": {\"op\": \"scale\", \"latents\": [3, 17], \"value\": 4}}, "
+            "{\"id\": \"att\", \"hook\": \"blocks.4.attn.hook_attn_scores\", \"op\": \"save\"}, "
+            "{\"id\": \"lg\", \"hook\": \"logits\", \"op\": \"save\"}], "
+            "\"outputs\": {\"save\": [\"emb\", \"lg\"], \"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"pos\": -1, \"tokens\": [5, 9]}, "
+            "{\"type\": \"prob\", \"tokens\": [3]}, {\"name\": \"l0\", \"type\": \"logit\", \"pos\": 0, \"tokens\": [3]}, "
+            "{\"name\": \"loss\", \"type\": \"loss\"}]}}");
+    put_str("graph", "generate.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once\", {\"ids\": [1, 2]}], \"saes\": {\"any\": {\"path\": \"sae_any\"}, "
+            "\"relu\": {\"path\": \"sae_relu\"}}}, \"generate\": {\"steps\": 6, \"temp\": 0.8, \"top_k\": 5, \"top_p\": 0.9, \"seed\": 3}, "
+            "\"nodes\": [{\"id\": \"st\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"scale\", \"factor\": 1.5, \"steps\": [0, 1, 2]}, "
+            "{\"id\": \"nz\", \"hook\": \"blocks.0.attn.hook_rot_q\", \"op\": \"noise\", \"scale\": 0.5, \"select\": {\"pos\": -1}}, "
+            "{\"id\": \"pat\", \"hook\": \"blocks.1.attn.hook_pattern\", \"op\": \"save\", \"steps\": [0, 3]}, "
+            "{\"id\": \"sae\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"sae\", \"sae\": \"any\", \"save_latents\": true, "
+            "\"edit\": {\"op\": \"zero\"}}, "
+            "{\"id\": \"sr\", \"hook\": \"blocks.3.hook_attn_out\", \"op\": \"sae\", \"sae\": \"relu\", \"edit\": {\"op\": \"add\", \"value\": 1}}, "
+            "{\"id\": \"r\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\", \"steps\": [0, 5]}]}");
+    put_str("graph", "grad.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\", {\"ids\": [1, 40, 41]}]}, "
+            "\"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"}, "
+            "{\"id\": \"gp\", \"hook\": \"blocks.0.attn.hook_pattern\", \"op\": \"grad\", \"metric\": \"loss\"}, "
+            "{\"id\": \"x\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"save\"}], "
+            "\"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"pos\": -1, \"tokens\": [10, 11]}, "
+            "{\"name\": \"loss\", \"type\": \"loss\"}]}}");
+    /* GPT-2 only (learned positions); a patch tensor shaped like the hook for these prompts */
+    char buf[8192];
+    int n = snprintf(buf, sizeof(buf),
+                     "{\"version\": 1, \"inputs\": {\"prompts\": [{\"ids\": [1, 2, 3]}], \"tensors\": {\"clean\": {\"shape\": [1, 3, 16], "
+                     "\"data\": [");
+    for (int i = 0; i < 48; i++) n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s%d", i ? ", " : "", i % 5 - 2);
+    snprintf(buf + n, sizeof(buf) - (size_t)n,
+             "]}}}, \"nodes\": [{\"id\": \"pe\", \"hook\": \"hook_pos_embed\", \"op\": \"save\"}, "
+             "{\"id\": \"p\", \"hook\": \"blocks.1.hook_resid_pre\", \"op\": \"patch\", \"tensor\": \"clean\", \"select\": {\"pos\": [0, 2]}}, "
+             "{\"id\": \"ln\", \"hook\": \"ln_final.hook_normalized\", \"op\": \"save\"}, "
+             "{\"id\": \"l2\", \"hook\": \"blocks.0.ln2.hook_normalized\", \"op\": \"add\", \"value\": [1], \"select\": {\"index\": 3}}]}");
+    put_str("graph", "gpt2_patch.json", buf);
+    put_str("graph", "short_gen.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [{\"ids\": [1]}, \"Lily\"], \"saes\": {\"any\": {\"path\": \"sae_any\"}}, "
+            "\"tensors\": {\"h\": {\"file\": \"half.safetensors\"}}}, "
+            "\"generate\": {\"steps\": 3}, \"nodes\": [{\"id\": \"sa\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"sae\", "
+            "\"sae\": \"any\", \"select\": {\"pos\": -1}, \"edit\": {\"op\": \"set\", \"latents\": [0, 1], \"value\": 2}}, "
+            "{\"id\": \"pb\", \"hook\": \"blocks.1.attn.hook_pattern\", \"op\": \"patch\", \"from_batch\": 1}, "
+            "{\"id\": \"sc\", \"hook\": \"blocks.1.attn.hook_attn_scores\", \"op\": \"save\", \"steps\": [1, 2]}, "
+            "{\"id\": \"mz\", \"hook\": \"blocks.2.attn.hook_z\", \"op\": \"mean_ablate\", \"select\": {\"head\": [0]}, \"steps\": [0]}, "
+            "{\"id\": \"h\", \"hook\": \"blocks.3.hook_resid_post\", \"op\": \"add\", \"tensor\": \"h\"}]}");
+    put_str("graph", "half.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [{\"ids\": [1, 2, 3]}], \"tensors\": {\"h\": {\"file\": \"half.safetensors\"}, "
+            "\"p\": {\"file\": \"steer.safetensors\", \"tensor\": \"pair\"}}}, "
+            "\"nodes\": [{\"id\": \"a\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"add\", \"tensor\": \"h\", \"coef\": 0.5}]}");
+    put_str("graph", "ids_only.json", "{\"version\": 1, \"inputs\": {\"prompts\": [{\"ids\": [0]}]}}");
+    /* bad: each refused for its own reason */
+    put_str("graph", "bad_cycle.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"s\", \"hook\": \"blocks.3.hook_resid_pre\", "
+            "\"op\": \"save\"}, {\"id\": \"t\", \"hook\": \"blocks.1.hook_resid_pre\", \"op\": \"set\", \"from\": \"s\"}]}");
+    put_str("graph", "bad_version.json", "{\"version\": 2, \"inputs\": {\"prompts\": [\"a\"]}}");
+    put_str("graph", "bad_abs_path.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"x\": {\"file\": \"/etc/passwd\"}}}}");
+    put_str("graph", "bad_dotdot.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"saes\": {\"s\": {\"path\": \"../sae_res2\"}}}}");
+    put_str("graph", "bad_missing_file.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"x\": {\"file\": \"nothere.safetensors\"}}}}");
+    put_str("graph", "bad_steps.json", "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"generate\": {\"steps\": 100000}}");
+    put_str("graph", "bad_shape.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"a\", \"hook\": \"blocks.0.hook_resid_pre\", "
+            "\"op\": \"add\", \"value\": [1, 2, 3]}]}");
+    put_str("graph", "bad_json.json", "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}} trailing");
+    put_str("graph", "bad_hook.json",
+            "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"a\", \"hook\": \"blocks.9.hook_resid_pre\", "
+            "\"op\": \"save\"}]}");
+}
+
+/* ---- SAEs: a selector byte (0 SAELens, 1 sparsify: cfg.json, NUL, safetensors; 2 npz) ---- */
+
+static void put_sae_folder(const char *tmp, const seer_sae *s, seer_sae_format fmt, const char *name) {
+    char dir[1024], path[1100];
+    snprintf(dir, sizeof(dir), "%s/sae_%s", tmp, name);
+    seer_err err;
+    if (seer_sae_save(s, fmt, dir, &err) != SEER_OK) return fail(dir, &err);
+    char *cfg = NULL, *st = NULL;
+    size_t ncfg = 0, nst = 0;
+    snprintf(path, sizeof(path), "%s/cfg.json", dir);
+    if (seer_read_file(path, &cfg, &ncfg, &err) != SEER_OK) return fail(path, &err);
+    snprintf(path, sizeof(path), "%s/%s", dir, fmt == SEER_SAE_FORMAT_SAELENS ? "sae_weights.safetensors" : "sae.safetensors");
+    if (seer_read_file(path, &st, &nst, &err) != SEER_OK) {
+        free(cfg);
+        return fail(path, &err);
+    }
+    char *buf = malloc(ncfg + nst + 2);
+    if (buf) {
+        buf[0] = (char)fmt;
+        memcpy(buf + 1, cfg, ncfg);
+        buf[1 + ncfg] = 0;
+        memcpy(buf + 2 + ncfg, st, nst);
+        put("sae", name, buf, ncfg + nst + 2);
+    }
+    free(buf), free(cfg), free(st);
+}
+
+static seer_sae *seed_sae_make(seer_sae_arch arch, int64_t di, int64_t dl, int64_t dout, int skip, const char *hook_out) {
+    seer_sae_config c = {.arch = arch, .d_in = di, .d_sae = dl, .d_out = dout, .k = 3, .skip = skip,
+                         .apply_b_dec_to_input = di == dout && !skip};
+    snprintf(c.hook_in, sizeof(c.hook_in), "blocks.1.hook_resid_post");
+    snprintf(c.hook_out, sizeof(c.hook_out), "%s", hook_out ? hook_out : c.hook_in);
+    snprintf(c.model_name, sizeof(c.model_name), "seed");
+    seer_sae *s = NULL;
+    seer_err err;
+    if (seer_sae_init(&c, &s, &err) != SEER_OK) {
+        fail("sae init", &err);
+        return NULL;
+    }
+    for (int64_t i = 0; i < di * dl; i++) s->W_enc[i] = (float)((i * 37) % 11 - 5) * 0.125f;
+    for (int64_t i = 0; i < dl * dout; i++) s->W_dec[i] = (float)((i * 53) % 13 - 6) * 0.125f;
+    for (int64_t i = 0; i < dl; i++) s->b_enc[i] = (float)(i % 3) * 0.0625f;
+    for (int64_t i = 0; i < dout; i++) s->b_dec[i] = (float)(i % 4) * -0.25f;
+    for (int64_t i = 0; s->threshold && i < dl; i++) s->threshold[i] = 0.25f;
+    for (int64_t i = 0; s->W_skip && i < dout * di; i++) s->W_skip[i] = (float)(i % 5) * 0.5f;
+    return s;
+}
+
+/* A .npy image (version 1, header padded to 64 bytes) appended to out. */
+static size_t npy_image(uint8_t *out, const char *descr, const char *shape, const void *data, size_t nbytes) {
+    char dict[160];
+    int n = snprintf(dict, sizeof(dict), "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr, shape);
+    size_t total = (10 + (size_t)n + 1 + 63) / 64 * 64, hlen = total - 10;
+    memcpy(out, "\x93NUMPY\x01\x00", 8);
+    out[8] = (uint8_t)(hlen & 0xff), out[9] = (uint8_t)(hlen >> 8);
+    memset(out + 10, ' ', hlen);
+    memcpy(out + 10, dict, (size_t)n);
+    out[total - 1] = '\n';
+    memcpy(out + total, data, nbytes);
+    return total + nbytes;
+}
+
+/* Gemma Scope params.npz as numpy.savez writes it (stored members), f32 or f16. */
+static void seed_sae_npz(const char *tmp, const seer_sae *s, int f16, const char *name) {
+    const seer_sae_config *c = &s->cfg;
+    const char *names[5] = {"W_enc.npy", "W_dec.npy", "b_enc.npy", "b_dec.npy", "threshold.npy"};
+    const float *src[5] = {s->W_enc, s->W_dec, s->b_enc, s->b_dec, s->threshold};
+    int64_t n[5] = {c->d_in * c->d_sae, c->d_sae * c->d_out, c->d_sae, c->d_out, c->d_sae};
+    char shapes[5][48];
+    snprintf(shapes[0], 48, "(%lld, %lld)", (long long)c->d_in, (long long)c->d_sae);
+    snprintf(shapes[1], 48, "(%lld, %lld)", (long long)c->d_sae, (long long)c->d_out);
+    snprintf(shapes[2], 48, "(%lld,)", (long long)c->d_sae);
+    snprintf(shapes[3], 48, "(%lld,)", (long long)c->d_out);
+    snprintf(shapes[4], 48, "(%lld,)", (long long)c->d_sae);
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/%s", tmp, name);
+    int zerr = 0;
+    zip_t *za = zip_open(path, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    if (!za) return fail(path, NULL);
+    uint8_t *img[5] = {0};
+    for (int q = 0; q < 5; q++) {
+        size_t item = f16 ? 2 : 4, nb = (size_t)n[q] * item;
+        uint16_t *h = malloc((size_t)n[q] * sizeof(uint16_t));
+        img[q] = malloc(128 + nb);
+        if (!h || !img[q]) {
+            free(h);
+            continue;
+        }
+        for (int64_t i = 0; i < n[q]; i++) h[i] = seer_fp32_to_fp16(src[q][i]);
+        size_t len = npy_image(img[q], f16 ? "<f2" : "<f4", shapes[q], f16 ? (const void *)h : (const void *)src[q], nb);
+        free(h);
+        zip_source_t *zs = zip_source_buffer(za, img[q], len, 0);
+        zip_int64_t idx = zs ? zip_file_add(za, names[q], zs, ZIP_FL_OVERWRITE) : -1;
+        if (idx < 0) zip_source_free(zs);
+        else zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
+    }
+    if (zip_close(za) != 0) {
+        zip_discard(za);
+        fail(path, NULL);
+    }
+    for (int q = 0; q < 5; q++) free(img[q]);
+    char *bytes = NULL;
+    size_t len = 0;
+    seer_err err;
+    if (seer_read_file(path, &bytes, &len, &err) != SEER_OK) return fail(path, &err);
+    char *buf = malloc(len + 1);
+    if (buf) {
+        buf[0] = 2;
+        memcpy(buf + 1, bytes, len);
+        put("sae", name, buf, len + 1);
+    }
+    free(buf), free(bytes);
+}
+
+static void seed_saes(const char *tmp) {
+    seer_sae *topk = seed_sae_make(SEER_SAE_TOPK, 4, 8, 4, 0, NULL);
+    seer_sae *relu = seed_sae_make(SEER_SAE_RELU, 4, 6, 4, 0, NULL);
+    seer_sae *jump = seed_sae_make(SEER_SAE_JUMPRELU, 3, 5, 3, 0, NULL);
+    seer_sae *tc = seed_sae_make(SEER_SAE_JUMPRELU, 4, 6, 3, 1, "blocks.2.hook_mlp_out");
+    if (topk) put_sae_folder(tmp, topk, SEER_SAE_FORMAT_SAELENS, "saelens_topk");
+    if (topk) put_sae_folder(tmp, topk, SEER_SAE_FORMAT_SPARSIFY, "sparsify_topk");
+    if (relu) put_sae_folder(tmp, relu, SEER_SAE_FORMAT_SAELENS, "saelens_relu");
+    if (jump) put_sae_folder(tmp, jump, SEER_SAE_FORMAT_SAELENS, "saelens_jumprelu");
+    if (tc) put_sae_folder(tmp, tc, SEER_SAE_FORMAT_SAELENS, "saelens_transcoder");
+    if (jump) seed_sae_npz(tmp, jump, 0, "gemmascope_f32.npz");
+    if (tc) seed_sae_npz(tmp, tc, 1, "gemmascope_f16.npz");
+    /* An older flat SAELens config (hook at the top, TopK through activation_fn_kwargs) with the
+     * TopK weights; and a sparsify config without d_in (taken from encoder.weight). */
+    if (topk) {
+        static const char flat[] = "\x00{\"architecture\": \"standard\", \"d_in\": 4, \"d_sae\": 8, \"hook_name\": "
+                                   "\"blocks.1.hook_resid_post\", \"model_name\": \"seed\", \"activation_fn_str\": \"topk\", "
+                                   "\"activation_fn_kwargs\": {\"k\": 3}, \"apply_b_dec_to_input\": true, "
+                                   "\"normalize_activations\": \"none\"}";
+        char path[1100];
+        snprintf(path, sizeof(path), "%s/sae_saelens_topk/sae_weights.safetensors", tmp);
+        char *st = NULL;
+        size_t nst = 0;
+        seer_err err;
+        if (seer_read_file(path, &st, &nst, &err) == SEER_OK) put2("sae", "saelens_flat", flat, sizeof(flat) - 1, st, nst);
+        free(st);
+        static const char sp[] = "\x01{\"k\": 3, \"num_latents\": 8, \"hook_name\": \"blocks.1.hook_resid_post\"}";
+        snprintf(path, sizeof(path), "%s/sae_sparsify_topk/sae.safetensors", tmp);
+        st = NULL;
+        if (seer_read_file(path, &st, &nst, &err) == SEER_OK) put2("sae", "sparsify_no_d_in", sp, sizeof(sp) - 1, st, nst);
+        free(st);
+    }
+    seer_sae_free(topk), seer_sae_free(relu), seer_sae_free(jump), seer_sae_free(tc);
+}
+
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s <out dir> <shared data dir>\n", argv[0]);
@@ -320,5 +594,7 @@ int main(int argc, char **argv) {
     seed_gpt2_tokenizers();
     seed_configs();
     seed_texts(argv[2]);
+    seed_graphs();
+    seed_saes(tmp);
     return g_failed ? 1 : 0;
 }

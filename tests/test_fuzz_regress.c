@@ -6,9 +6,11 @@
 #define SEER_FUZZ_REPLAY 1
 
 #include "../fuzz/fuzz_gguf.c"
+#include "../fuzz/fuzz_graph.c"
 #include "../fuzz/fuzz_hf_config.c"
 #include "../fuzz/fuzz_hf_model.c"
 #include "../fuzz/fuzz_llama2c.c"
+#include "../fuzz/fuzz_sae.c"
 #include "../fuzz/fuzz_safetensors.c"
 #include "../fuzz/fuzz_tok_encode.c"
 #include "../fuzz/fuzz_tok_gpt2.c"
@@ -29,8 +31,9 @@ typedef struct harness {
 } harness;
 
 static const harness harnesses[] = {
-    {"gguf", fuzz_gguf_one, 0},           {"hf_config", fuzz_hf_config_one, 0},
-    {"hf_model", fuzz_hf_model_one, 0},   {"llama2c", fuzz_llama2c_one, 0},
+    {"gguf", fuzz_gguf_one, 0},           {"graph", fuzz_graph_one, 0},
+    {"hf_config", fuzz_hf_config_one, 0}, {"hf_model", fuzz_hf_model_one, 0},
+    {"llama2c", fuzz_llama2c_one, 0},     {"sae", fuzz_sae_one, 0},
     {"safetensors", fuzz_safetensors_one, 0}, {"tok_encode", fuzz_tok_encode_one, 1},
     {"tok_gpt2", fuzz_tok_gpt2_one, 0},   {"tok_hf", fuzz_tok_hf_one, 0},
     {"tok_llama2c", fuzz_tok_llama2c_one, 0},

@@ -142,6 +142,9 @@ static seer_status load_tensor(pctx *x, const cJSON *spec, const char *name, gra
                 return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: shape does not match its %d numbers", what, n);
         }
         *input_bytes += (int64_t)n * 4;
+        if (*input_bytes > x->g->limits.max_input_bytes)
+            return seer_err_set(err, SEER_ERR_RANGE, "graph: %s: inputs exceed the limit of %lld bytes", what,
+                                (long long)x->g->limits.max_input_bytes);
         return SEER_OK;
     }
     if (!cJSON_IsString(file)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'file' must be a string", what);
@@ -355,6 +358,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
     if (!cJSON_IsString(id) || !id->valuestring[0]) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'id' must be a non-empty string", what);
     snprintf(what, sizeof(what), "node '%.100s'", id->valuestring);
     node->id = strdup(id->valuestring);
+    if (!node->id) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
     for (int k = 0; k < idx; k++)
         if (!strcmp(g->nodes[k].id, node->id)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: id used twice", what);
     const cJSON *op = cJSON_GetObjectItemCaseSensitive(n, "op"), *hook = cJSON_GetObjectItemCaseSensitive(n, "hook");
@@ -394,6 +398,7 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
     }
     if (!cJSON_IsString(hook)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: 'hook' must be a string", what);
     node->hook = strdup(hook->valuestring);
+    if (!node->hook) return seer_err_set(err, SEER_ERR_NOMEM, "graph: out of memory");
     if (seer_hook_parse(x->m, hook->valuestring, &node->point, &node->layer, err) != SEER_OK) return seer_err_wrap(err, "graph: %s: ", what);
     node->order = graph_hook_order(x->m, node->point, node->layer);
 
@@ -492,6 +497,11 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
                                     node->hook, (long long)(heads * hw), src->hook, (long long)(sh * sw2));
             if (node->sel.n_head || node->sel.n_index)
                 return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: set from a node copies whole rows (no head/index selection)", what);
+            /* a saved score or pattern is [batch, head, query, key]: a query's row is split over
+             * the heads and the trace reads rows whole, so copying one would mix other rows in */
+            if (is_scores)
+                return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: set from a node is for fixed-width hooks, not attention "
+                                    "scores or patterns (use patch with from_batch, or a tensor)", what);
             break;
         }
     } /* fall through: tensor/value checks */
@@ -559,11 +569,19 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         node->uniform = dist && !strcmp(dist->valuestring, "uniform");
         if (rel && !cJSON_IsBool(rel)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: relative must be true or false", what);
         node->relative = cJSON_IsTrue(rel);
+        /* masked keys are -inf in scores: the RMS of a row, and so every noised value, is infinite */
+        if (node->relative && node->point == SEER_HP_ATTN_SCORES)
+            return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: relative noise on attention scores is undefined (masked "
+                                "keys are -inf): give an absolute scale", what);
         if (seed && !is_int(seed, 0, 9007199254740991.0)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: seed must be a non-negative integer", what);
         node->seed = seed ? (uint64_t)seed->valuedouble : 0;
         break;
     }
     case OP_SAE:
+        /* a score or pattern row grows with the query's keys: no fixed width to encode */
+        if (is_scores)
+            return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: sae needs a hook of fixed width, not attention scores or patterns (%s)",
+                                what, node->hook);
         if ((st = parse_sae_node(x, n, node, what, heads * hw))) return st;
         break;
     case OP_GRAD: {
@@ -631,9 +649,10 @@ static seer_status parse_outputs(pctx *x, const cJSON *o) {
         int32_t tmin = INT32_MAX;
         for (int32_t i = 0; i < g->n_prompts; i++) tmin = g->prompt_len[i] < tmin ? g->prompt_len[i] : tmin;
         for (const cJSON *e = metrics->child; e; e = e->next) {
-            graph_metric *mt = &g->metrics[g->n_metrics];
+            /* counted before it is filled, so seer_graph_free releases a half-parsed entry's name */
+            graph_metric *mt = &g->metrics[g->n_metrics++];
             char what[64];
-            snprintf(what, sizeof(what), "outputs.metrics[%d]", g->n_metrics);
+            snprintf(what, sizeof(what), "outputs.metrics[%d]", g->n_metrics - 1);
             static const char *const mf[] = {"name", "type", "pos", "tokens", NULL};
             if (!cJSON_IsObject(e)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: expected an object", what);
             if ((st = only_fields(e, what, mf, err))) return st;
@@ -659,7 +678,6 @@ static seer_status parse_outputs(pctx *x, const cJSON *o) {
                 if ((st = parse_token(x, toks->child, what, &mt->tok_a))) return st;
                 if (need == 2 && (st = parse_token(x, toks->child->next, what, &mt->tok_b))) return st;
             }
-            g->n_metrics++;
         }
     }
     return SEER_OK;
@@ -728,11 +746,11 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
     seer_status st = SEER_OK;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
-    /* cJSON stops after the first value: anything but whitespace after it is an error too */
+    /* cJSON stops after the first value: anything but whitespace after it (a NUL too) is an error */
     while (root && end && end < json + len && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t')) end++;
-    if (root && end && end < json + len && *end) {
-        cJSON_Delete(root);
-        root = NULL;
+    if (root && end && end < json + len) {
+        st = seer_err_set(err, SEER_ERR_FORMAT, "graph: malformed JSON: unexpected bytes after the object at byte %ld", (long)(end - json));
+        goto out;
     }
     if (!root) {
         const char *at = cJSON_GetErrorPtr();
@@ -767,6 +785,14 @@ seer_status seer_graph_load(const seer_model *m, const char *json, size_t len, c
     if ((st = parse_prompts(&x, cJSON_GetObjectItemCaseSensitive(inputs, "prompts")))) goto out;
     const cJSON *gen = cJSON_GetObjectItemCaseSensitive(root, "generate");
     if (gen && (st = parse_generate(&x, gen))) goto out;
+    /* Learned position embeddings (GPT-2) end at n_ctx; rotary ones run past it. */
+    const seer_model_config *mc = seer_model_get_config(m);
+    for (int32_t i = 0; mc->arch == SEER_ARCH_GPT2 && i < g->n_prompts; i++)
+        if (g->prompt_len[i] + g->gen.steps > mc->n_ctx) {
+            st = seer_err_set(err, SEER_ERR_RANGE, "graph: prompt %d needs %d positions (%d tokens + %d steps), more than the model's %d learned positions",
+                              i, g->prompt_len[i] + g->gen.steps, g->prompt_len[i], g->gen.steps, mc->n_ctx);
+            goto out;
+        }
     const cJSON *tensors = cJSON_GetObjectItemCaseSensitive(inputs, "tensors");
     if (tensors) {
         if (!cJSON_IsObject(tensors)) {

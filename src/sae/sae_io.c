@@ -91,6 +91,13 @@ seer_status seer_sae_save(const seer_sae *s, seer_sae_format fmt, const char *di
                             "sae: sparsify files hold TopK SAEs with d_in == d_out; this one is %s with d_in %lld, d_out %lld "
                             "(save it as saelens)",
                             seer_sae_arch_name(c->arch), (long long)c->d_in, (long long)c->d_out);
+    /* sparsify records no apply_b_dec_to_input: its SAEs subtract b_dec, its transcoders do not */
+    int transcoder = c->d_in != c->d_out || strcmp(c->hook_in, c->hook_out) != 0 || c->skip;
+    if (fmt == SEER_SAE_FORMAT_SPARSIFY && (c->apply_b_dec_to_input != 0) == transcoder)
+        return seer_err_set(err, SEER_ERR_UNSUPPORTED,
+                            "sae: sparsify files subtract b_dec from the input exactly when they are not transcoders; this %s "
+                            "%s it (save it as saelens)",
+                            transcoder ? "transcoder" : "SAE", c->apply_b_dec_to_input ? "does" : "does not");
     if (mkdir(dir, 0755) && errno != EEXIST)
         return seer_err_set(err, SEER_ERR_IO, "sae: cannot create folder %s: %s", dir, strerror(errno));
     seer_status st = SEER_OK;
@@ -140,7 +147,9 @@ static seer_status json_int(const cJSON *o, const char *key, int required, int64
         if (required) return seer_err_set(err, SEER_ERR_FORMAT, "sae: cfg.json: '%s' missing", key);
         return SEER_OK;
     }
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble || v->valuedouble < 0 || v->valuedouble > 1e12)
+    /* range first: converting a double outside int64's range is undefined */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= 0 && v->valuedouble <= 1e12) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return seer_err_set(err, SEER_ERR_FORMAT, "sae: cfg.json: '%s' is not a non-negative integer", key);
     *out = (int64_t)v->valuedouble;
     return SEER_OK;
@@ -213,6 +222,9 @@ static seer_status parse_sparsify(const cJSON *j, const seer_st *w, seer_sae_con
     const seer_tensor *enc = seer_st_find(w, "encoder.weight");
     if (!c->d_in && enc && enc->n_dims == 2) c->d_in = enc->shape[1];
     if (!c->d_in) return seer_err_set(err, SEER_ERR_FORMAT, "sae: cfg.json: 'd_in' missing and no encoder.weight to read it from");
+    if (!nl && ef && c->d_in > INT64_MAX / ef)
+        return seer_err_set(err, SEER_ERR_FORMAT, "sae: cfg.json: expansion_factor %lld x d_in %lld overflows", (long long)ef,
+                            (long long)c->d_in);
     c->d_sae = nl ? nl : ef * c->d_in;
     if (k > INT32_MAX) return seer_err_set(err, SEER_ERR_FORMAT, "sae: cfg.json: k %lld too large", (long long)k);
     c->k = (int32_t)k;
@@ -225,19 +237,24 @@ static seer_status parse_sparsify(const cJSON *j, const seer_st *w, seer_sae_con
     return copy_name(c->model_name, sizeof(c->model_name), json_str(j, "model_name"), "model_name", err);
 }
 
-/* Copies tensor `name` of shape [a] or [a, b] (b 0: 1-d) as f32 into dst; transpose swaps. */
-static seer_status take(const seer_st *w, const char *name, int64_t a, int64_t b, int transpose, float *dst, seer_err *err) {
+/* Tensor `name` is present with shape [a], or [a, b] when b is not 0. */
+static seer_status check_shape(const seer_st *w, const char *name, int64_t a, int64_t b, seer_err *err) {
     const seer_tensor *t = seer_st_find(w, name);
     char got[96];
     if (!t) return seer_err_set(err, SEER_ERR_FORMAT, "sae: weights: tensor '%s' missing", name);
     int nd = b ? 2 : 1;
-    if (t->n_dims != nd || t->shape[0] != a || (b && t->shape[1] != b)) {
-        if (b)
-            return seer_err_set(err, SEER_ERR_FORMAT, "sae: weights: tensor '%s' has shape %s, expected [%lld, %lld] from cfg.json",
-                                name, seer_shape_str(t->shape, t->n_dims, got, sizeof(got)), (long long)a, (long long)b);
-        return seer_err_set(err, SEER_ERR_FORMAT, "sae: weights: tensor '%s' has shape %s, expected [%lld] from cfg.json", name,
-                            seer_shape_str(t->shape, t->n_dims, got, sizeof(got)), (long long)a);
-    }
+    if (t->n_dims == nd && t->shape[0] == a && (!b || t->shape[1] == b)) return SEER_OK;
+    if (b)
+        return seer_err_set(err, SEER_ERR_FORMAT, "sae: weights: tensor '%s' has shape %s, expected [%lld, %lld] from cfg.json",
+                            name, seer_shape_str(t->shape, t->n_dims, got, sizeof(got)), (long long)a, (long long)b);
+    return seer_err_set(err, SEER_ERR_FORMAT, "sae: weights: tensor '%s' has shape %s, expected [%lld] from cfg.json", name,
+                        seer_shape_str(t->shape, t->n_dims, got, sizeof(got)), (long long)a);
+}
+
+/* Copies tensor `name` (shape already checked: [a] or [a, b]) as f32 into dst; transpose
+ * swaps. */
+static seer_status take(const seer_st *w, const char *name, int64_t a, int64_t b, int transpose, float *dst, seer_err *err) {
+    const seer_tensor *t = seer_st_find(w, name);
     int64_t n = a * (b ? b : 1);
     float *tmp = NULL;
     const float *src;
@@ -250,7 +267,7 @@ static seer_status take(const seer_st *w, const char *name, int64_t a, int64_t b
         memcpy(tmp, t->data, (size_t)n * sizeof(float));
     } else {
         if (!(tmp = malloc((size_t)(n > 0 ? n : 1) * sizeof(float)))) return seer_err_set(err, SEER_ERR_NOMEM, "sae: out of memory");
-        seer_status st = seer_convert_to_f32(t->type, t->data, tmp, n, err);
+        seer_status st = seer_convert_to_f32(t->type, t->data, tmp, n, err); /* reads unaligned views safely */
         if (st) {
             free(tmp);
             return seer_err_wrap(err, "sae: weights: tensor '%s': ", name);
@@ -265,9 +282,39 @@ static seer_status take(const seer_st *w, const char *name, int64_t a, int64_t b
     return SEER_OK;
 }
 
+/* The tensors a config calls for in a format, with their shapes in the file; dst points into
+ * s (NULL before the weights exist). Returns the count. */
+typedef struct weight_spec {
+    const char *name;
+    int64_t a, b; /* [a] or [a, b] */
+    int transpose;
+    float *dst;
+} weight_spec;
+
+static int weight_specs(const seer_sae_config *c, seer_sae_format fmt, const seer_sae *s, weight_spec out[6]) {
+    int64_t di = c->d_in, dl = c->d_sae, dout = c->d_out;
+    int n = 0;
+    if (fmt == SEER_SAE_FORMAT_SAELENS) {
+        out[n++] = (weight_spec){"W_enc", di, dl, 0, s ? s->W_enc : NULL};
+        out[n++] = (weight_spec){"b_enc", dl, 0, 0, s ? s->b_enc : NULL};
+    } else {
+        out[n++] = (weight_spec){"encoder.weight", dl, di, 1, s ? s->W_enc : NULL};
+        out[n++] = (weight_spec){"encoder.bias", dl, 0, 0, s ? s->b_enc : NULL};
+    }
+    out[n++] = (weight_spec){"W_dec", dl, dout, 0, s ? s->W_dec : NULL};
+    out[n++] = (weight_spec){"b_dec", dout, 0, 0, s ? s->b_dec : NULL};
+    if (fmt == SEER_SAE_FORMAT_SAELENS && c->arch == SEER_SAE_JUMPRELU)
+        out[n++] = (weight_spec){"threshold", dl, 0, 0, s ? s->threshold : NULL};
+    if (c->skip) out[n++] = (weight_spec){"W_skip", dout, di, 0, s ? s->W_skip : NULL};
+    return n;
+}
+
 seer_status seer_sae_load_buffers(seer_sae_format fmt, const char *cfg_json, size_t cfg_len, const void *stbuf, size_t st_len,
                                   seer_sae **out, seer_err *err) {
     *out = NULL;
+    if (fmt != SEER_SAE_FORMAT_SAELENS && fmt != SEER_SAE_FORMAT_SPARSIFY)
+        return seer_err_set(err, SEER_ERR_INVALID, "sae: cfg.json + safetensors is the SAELens or sparsify layout, not %s",
+                            seer_sae_format_name(fmt));
     cJSON *j = cJSON_ParseWithLength(cfg_json, cfg_len);
     if (!j || !cJSON_IsObject(j)) {
         cJSON_Delete(j);
@@ -275,6 +322,7 @@ seer_status seer_sae_load_buffers(seer_sae_format fmt, const char *cfg_json, siz
     }
     seer_st *w = NULL;
     seer_sae_config c = {0};
+    weight_spec specs[6];
     seer_status st = seer_st_open_buffer(stbuf, st_len, &w, err);
     if (st) {
         seer_err_wrap(err, "sae: weights: ");
@@ -289,24 +337,19 @@ seer_status seer_sae_load_buffers(seer_sae_format fmt, const char *cfg_json, siz
     /* A JumpReLU file must carry thresholds; a TopK one may too (ignored). */
     if (c.arch == SEER_SAE_BATCHTOPK) c.arch = SEER_SAE_JUMPRELU;
     if (c.skip == 0 && seer_st_find(w, "W_skip")) c.skip = 1;
+    /* Every shape is checked before the weights are allocated: cfg.json's sizes are only a
+     * claim, while tensors that match them are bounded by the file. */
+    int n = weight_specs(&c, fmt, NULL, specs);
+    for (int i = 0; i < n; i++)
+        if ((st = check_shape(w, specs[i].name, specs[i].a, specs[i].b, err))) goto out;
     if ((st = seer_sae_init(&c, out, err))) goto out;
-    seer_sae *s = *out;
-    int64_t di = c.d_in, dl = c.d_sae, dout = c.d_out;
-    if (fmt == SEER_SAE_FORMAT_SAELENS) {
-        if ((st = take(w, "W_enc", di, dl, 0, s->W_enc, err)) || (st = take(w, "b_enc", dl, 0, 0, s->b_enc, err)) ||
-            (st = take(w, "W_dec", dl, dout, 0, s->W_dec, err)) || (st = take(w, "b_dec", dout, 0, 0, s->b_dec, err)))
-            goto fail;
-        if (s->threshold && (st = take(w, "threshold", dl, 0, 0, s->threshold, err))) goto fail;
-    } else {
-        if ((st = take(w, "encoder.weight", dl, di, 1, s->W_enc, err)) || (st = take(w, "encoder.bias", dl, 0, 0, s->b_enc, err)) ||
-            (st = take(w, "W_dec", dl, dout, 0, s->W_dec, err)) || (st = take(w, "b_dec", dout, 0, 0, s->b_dec, err)))
-            goto fail;
-    }
-    if (s->W_skip && (st = take(w, "W_skip", dout, di, 0, s->W_skip, err))) goto fail;
-    goto out;
-fail:
-    seer_sae_free(*out);
-    *out = NULL;
+    weight_specs(&c, fmt, *out, specs);
+    for (int i = 0; i < n; i++)
+        if ((st = take(w, specs[i].name, specs[i].a, specs[i].b, specs[i].transpose, specs[i].dst, err))) {
+            seer_sae_free(*out);
+            *out = NULL;
+            goto out;
+        }
 out:
     seer_st_free(w);
     cJSON_Delete(j);

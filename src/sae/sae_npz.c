@@ -15,8 +15,9 @@
 enum { A_W_ENC = 0, A_W_DEC, A_B_ENC, A_B_DEC, A_THRESHOLD, A_COUNT };
 static const char *const array_names[A_COUNT] = {"W_enc", "W_dec", "b_enc", "b_dec", "threshold"};
 
-/* Reads member `name`.npy whole into a malloc'd buffer. */
-static seer_status read_member(zip_t *za, const char *name, void **out, size_t *len, seer_err *err) {
+/* Reads member `name`.npy whole into a malloc'd buffer; archive_len bounds what the member's
+ * header may claim. */
+static seer_status read_member(zip_t *za, size_t archive_len, const char *name, void **out, size_t *len, seer_err *err) {
     char file[32];
     snprintf(file, sizeof(file), "%s.npy", name);
     *out = NULL, *len = 0;
@@ -29,8 +30,14 @@ static seer_status read_member(zip_t *za, const char *name, void **out, size_t *
     if (zs.size > NPZ_MAX_MEMBER || zs.size > SIZE_MAX)
         return seer_err_set(err, SEER_ERR_FORMAT, "npz: member '%s' claims %llu bytes, over the limit of %llu", file,
                             (unsigned long long)zs.size, (unsigned long long)NPZ_MAX_MEMBER);
+    /* The sizes are claims of the member's header: its compressed bytes lie inside the archive
+     * (so a stored member is no larger than the archive), checked before anything is sized from
+     * them. */
+    if (!(zs.valid & ZIP_STAT_COMP_SIZE) || zs.comp_size > archive_len)
+        return seer_err_set(err, SEER_ERR_FORMAT, "npz: member '%s' claims %llu compressed bytes in a %zu-byte archive", file,
+                            (unsigned long long)zs.comp_size, archive_len);
     /* Weights do not deflate 100-fold beyond a megabyte; a member that claims to is a zip bomb. */
-    if ((zs.valid & ZIP_STAT_COMP_SIZE) && zs.size > 100 * zs.comp_size + (1u << 20))
+    if (zs.size > 100 * zs.comp_size + (1u << 20))
         return seer_err_set(err, SEER_ERR_FORMAT, "npz: member '%s' claims %llu bytes from %llu compressed: refused", file,
                             (unsigned long long)zs.size, (unsigned long long)zs.comp_size);
     void *buf = malloc(zs.size ? (size_t)zs.size : 1);
@@ -47,9 +54,12 @@ static seer_status read_member(zip_t *za, const char *name, void **out, size_t *
     char one;
     int bad = got < 0 || (zip_uint64_t)got != zs.size || zip_fread(zf, &one, 1) != 0;
     seer_status st = SEER_OK;
-    if (bad)
+    if (bad) {
+        zip_error_t *ze = zip_file_get_error(zf);
         st = seer_err_set(err, SEER_ERR_FORMAT, "npz: member '%s': %s (read %lld of %llu bytes)", file,
-                          zip_error_strerror(zip_file_get_error(zf)), (long long)got, (unsigned long long)zs.size);
+                          zip_error_code_zip(ze) != ZIP_ER_OK ? zip_error_strerror(ze) : "truncated", (long long)got,
+                          (unsigned long long)zs.size);
+    }
     zip_fclose(zf);
     if (st) {
         free(buf);
@@ -103,7 +113,7 @@ seer_status seer_sae_load_npz_buffer(const void *buf, size_t len, seer_sae **out
     for (int i = 0; i < A_COUNT && !st; i++) {
         char what[32];
         snprintf(what, sizeof(what), "%s.npy", array_names[i]);
-        if (!(st = read_member(za, array_names[i], &raw[i], &raw_len[i], err)))
+        if (!(st = read_member(za, len, array_names[i], &raw[i], &raw_len[i], err)))
             st = sae_npy_parse(raw[i], raw_len[i], what, &a[i], err);
     }
     if (st) goto out;
