@@ -149,42 +149,45 @@ seer_status seer_convert_to_f32(seer_dtype t, const void *src, float *dst, int64
     size_t bytes;
     seer_status st = seer_dtype_row_bytes(t, n, &bytes, err);
     if (st) return st;
+    /* src may sit at any byte offset (a tensor after an odd-length safetensors header): elements
+     * are read with memcpy, never through a misaligned pointer. */
+    const uint8_t *s = src;
     switch (t) {
     case SEER_DTYPE_F32: memmove(dst, src, bytes); break;
-    case SEER_DTYPE_F16: {
-        const uint16_t *s = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = seer_fp16_to_fp32(s[i]);
-        break;
-    }
-    case SEER_DTYPE_BF16: {
-        const uint16_t *s = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = seer_bf16_to_fp32(s[i]);
-        break;
-    }
-    case SEER_DTYPE_F64: {
-        const double *s = src;
-        for (int64_t i = 0; i < n; i++) dst[i] = (float)s[i];
-        break;
-    }
-    case SEER_DTYPE_Q8_0: {
-        const seer_block_q8_0 *b = src;
-        for (int64_t i = 0; i < n / SEER_QK; i++) {
-            float d = seer_fp16_to_fp32(b[i].d);
-            for (int j = 0; j < SEER_QK; j++) dst[i * SEER_QK + j] = d * (float)b[i].qs[j];
+    case SEER_DTYPE_F16:
+    case SEER_DTYPE_BF16:
+        for (int64_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = t == SEER_DTYPE_F16 ? seer_fp16_to_fp32(h) : seer_bf16_to_fp32(h);
         }
         break;
-    }
-    case SEER_DTYPE_Q4_0: {
-        const seer_block_q4_0 *b = src;
+    case SEER_DTYPE_F64:
+        for (int64_t i = 0; i < n; i++) {
+            double v;
+            memcpy(&v, s + 8 * i, 8);
+            dst[i] = (float)v;
+        }
+        break;
+    case SEER_DTYPE_Q8_0:
         for (int64_t i = 0; i < n / SEER_QK; i++) {
-            float d = seer_fp16_to_fp32(b[i].d);
+            seer_block_q8_0 b;
+            memcpy(&b, s + (size_t)i * sizeof(b), sizeof(b));
+            float d = seer_fp16_to_fp32(b.d);
+            for (int j = 0; j < SEER_QK; j++) dst[i * SEER_QK + j] = d * (float)b.qs[j];
+        }
+        break;
+    case SEER_DTYPE_Q4_0:
+        for (int64_t i = 0; i < n / SEER_QK; i++) {
+            seer_block_q4_0 b;
+            memcpy(&b, s + (size_t)i * sizeof(b), sizeof(b));
+            float d = seer_fp16_to_fp32(b.d);
             for (int j = 0; j < SEER_QK / 2; j++) {
-                dst[i * SEER_QK + j] = d * (float)((b[i].qs[j] & 0x0f) - 8);
-                dst[i * SEER_QK + j + SEER_QK / 2] = d * (float)((b[i].qs[j] >> 4) - 8);
+                dst[i * SEER_QK + j] = d * (float)((b.qs[j] & 0x0f) - 8);
+                dst[i * SEER_QK + j + SEER_QK / 2] = d * (float)((b.qs[j] >> 4) - 8);
             }
         }
         break;
-    }
     default:
         return seer_err_set(err, SEER_ERR_UNSUPPORTED, "cannot convert %s to f32", seer_dtype_name(t));
     }

@@ -665,7 +665,12 @@ void seer_trace_result_print_json(const seer_trace_result *r, FILE *f) {
         fprintf(f, "%s", k ? ", " : "");
         json_str(f, r->metric_names[k]);
         fprintf(f, ": [");
-        for (int32_t b = 0; b < r->n_prompts; b++) fprintf(f, "%s%.6g", b ? ", " : "", r->metric_vals[(size_t)k * r->n_prompts + b]);
+        for (int32_t b = 0; b < r->n_prompts; b++) {
+            double v = r->metric_vals[(size_t)k * r->n_prompts + b];
+            /* JSON has no NaN or infinity: an overflowed metric is null */
+            if (isfinite(v)) fprintf(f, "%s%.6g", b ? ", " : "", v);
+            else fprintf(f, "%snull", b ? ", " : "");
+        }
         fprintf(f, "]");
     }
     fprintf(f, "}}\n");
