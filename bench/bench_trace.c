@@ -1,6 +1,12 @@
-/* Trace overheads: a plain batched forward vs a trace saving 10 hook points on the same prompts,
- * the fixed cost of a trace's set-up (graph parse + validation + context), and the cost per
- * intervention operation. Usage: bench_trace MODEL [reps]. Prints JSON. */
+/* Trace overheads, two measurements:
+ *  - a trace saving 10 hook points against a plain batched forward of the same prompts (4 x 64
+ *    tokens), and against a trace with no nodes;
+ *  - fixed costs on a one-token prompt, where the forward is short and the costs stand out: the
+ *    set-up of a trace (graph parse + validation + the run's bookkeeping) over a plain decode of
+ *    that token, the parse alone, and the cost of one intervention operation (50 of them).
+ * The variants of each measurement run interleaved, round after round, so drift in the machine's
+ * speed hits all alike; each is the median over rounds. Usage: bench_trace MODEL [rounds].
+ * Prints JSON. */
 #include "seer/hooks.h"
 
 #include <stdlib.h>
@@ -16,103 +22,125 @@ static double median(double *v, int n) {
     return v[n / 2];
 }
 
-/* Seconds for parse + validation + run of a graph in a context kept across traces (as a server
- * keeps one per model). */
-static seer_ctx *CTX;
-static double time_graph(const seer_model *m, const char *json, int reps) {
-    double t[64];
-    for (int r = 0; r < reps; r++) {
-        seer_err err;
-        seer_graph *g;
-        seer_trace_result *res;
-        double t0 = seer_time_sec();
-        if (seer_graph_load(m, json, strlen(json), NULL, NULL, &g, &err) || seer_trace_run_ctx(CTX, m, g, &res, &err)) {
-            fprintf(stderr, "bench_trace: %s\n", err.msg);
-            exit(1);
-        }
-        t[r] = seer_time_sec() - t0;
-        seer_trace_result_free(res);
-        seer_graph_free(g);
+static void die(const seer_err *err) {
+    fprintf(stderr, "bench_trace: %s\n", err->msg);
+    exit(1);
+}
+
+/* Seconds for parse + validation + run of a graph, in a context kept across traces (as a
+ * server keeps one per model); parse_only stops after the parse. */
+static double time_graph(seer_ctx *ctx, const seer_model *m, const char *json, int parse_only) {
+    seer_err err;
+    seer_graph *g;
+    seer_trace_result *res = NULL;
+    double t0 = seer_time_sec();
+    if (seer_graph_load(m, json, strlen(json), NULL, NULL, &g, &err)) die(&err);
+    if (!parse_only && seer_trace_run_ctx(ctx, m, g, &res, &err)) die(&err);
+    double t = seer_time_sec() - t0;
+    seer_trace_result_free(res);
+    seer_graph_free(g);
+    return t;
+}
+
+/* Seconds for a plain decode of the batch after clearing its sequences. */
+static double time_plain(seer_ctx *ctx, const seer_batch *b, int n_seq, float *logits) {
+    seer_err err;
+    for (int s = 0; s < n_seq; s++) seer_ctx_clear_seq(ctx, s);
+    double t0 = seer_time_sec();
+    if (seer_ctx_decode(ctx, b, logits, &err)) die(&err);
+    return seer_time_sec() - t0;
+}
+
+/* {"version": 1, "inputs": {"prompts": P}, "nodes": [n_nodes nodes of the given kind]} */
+static void graph_json(char *buf, size_t cap, const char *prompts, const seer_model_config *c, int kind, int n_nodes) {
+    static const char *const pts[] = {"hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out"};
+    size_t k = (size_t)snprintf(buf, cap, "{\"version\": 1, \"inputs\": {\"prompts\": %s}, \"nodes\": [", prompts);
+    for (int i = 0; i < n_nodes && k < cap; i++) {
+        if (kind == 0)
+            k += (size_t)snprintf(buf + k, cap - k, "%s{\"id\": \"s%d\", \"hook\": \"blocks.%d.%s\", \"op\": \"save\"}",
+                                  i ? ", " : "", i, (i / 5) % c->n_layers, pts[i % 5]);
+        else
+            k += (size_t)snprintf(buf + k, cap - k,
+                                  "%s{\"id\": \"z%d\", \"hook\": \"blocks.%d.hook_resid_post\", \"op\": \"zero\", "
+                                  "\"select\": {\"pos\": [-1], \"index\": [%d]}}",
+                                  i ? ", " : "", i, i % c->n_layers, i % c->d_model);
     }
-    return median(t, reps);
+    if (k < cap) snprintf(buf + k, cap - k, "]}");
 }
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_trace MODEL [reps]\n");
+        fprintf(stderr, "usage: bench_trace MODEL [rounds]\n");
         return 2;
     }
     seer_malloc_tune();
-    int reps = argc > 2 ? atoi(argv[2]) : 9;
-    if (reps < 1 || reps > 64) reps = 9;
+    int rounds = argc > 2 ? atoi(argv[2]) : 21;
+    if (rounds < 1 || rounds > 1000) rounds = 21;
     seer_err err;
     seer_model *m;
-    if (seer_model_load(argv[1], NULL, &m, &err)) {
-        fprintf(stderr, "bench_trace: %s\n", err.msg);
-        return 1;
-    }
+    if (seer_model_load(argv[1], NULL, &m, &err)) die(&err);
     const seer_model_config *c = seer_model_get_config(m);
-    enum { B = 4, T = 64 };
+    enum { B = 4, T = 64, SMALL_ROUNDS = 10 };
     /* prompts as token ids, so no tokenizer is needed */
-    char prompts[8192];
-    size_t k = 0;
-    k += (size_t)snprintf(prompts + k, sizeof(prompts) - k, "[");
+    char prompts[8192], one[64];
+    size_t k = (size_t)snprintf(prompts, sizeof(prompts), "[");
     for (int b = 0; b < B; b++) {
         k += (size_t)snprintf(prompts + k, sizeof(prompts) - k, "%s{\"ids\": [", b ? ", " : "");
         for (int t = 0; t < T; t++) k += (size_t)snprintf(prompts + k, sizeof(prompts) - k, "%s%d", t ? "," : "", (b * 131 + t * 7) % c->n_vocab);
         k += (size_t)snprintf(prompts + k, sizeof(prompts) - k, "]}");
     }
     snprintf(prompts + k, sizeof(prompts) - k, "]");
+    snprintf(one, sizeof(one), "[{\"ids\": [%d]}]", 1 % c->n_vocab);
 
-    /* plain forward: the same batch through a context made once */
     seer_ctx *ctx;
     seer_ctx_params p = seer_ctx_default_params();
     p.n_seq = B;
     p.n_ctx = T;
     p.n_batch = B * T;
     p.n_threads = 2;
-    if (seer_ctx_init(m, &p, &ctx, &err)) {
-        fprintf(stderr, "bench_trace: %s\n", err.msg);
-        return 1;
-    }
+    if (seer_ctx_init(m, &p, &ctx, &err)) die(&err);
     int32_t toks[B * T], pos[B * T], seq[B * T];
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) toks[b * T + t] = (b * 131 + t * 7) % c->n_vocab, pos[b * T + t] = t, seq[b * T + t] = b;
     float *logits = malloc((size_t)c->n_vocab * sizeof(float));
-    CTX = ctx;
-    double tf[64];
-    for (int r = 0; r <= reps; r++) {
-        for (int b = 0; b < B; b++) seer_ctx_clear_seq(ctx, b);
-        seer_batch bt = {.n = B * T, .tokens = toks, .pos = pos, .seq = seq};
-        double t0 = seer_time_sec();
-        seer_ctx_decode(ctx, &bt, logits, &err);
-        if (r) tf[r - 1] = seer_time_sec() - t0;
+    char *g_empty = malloc(65536), *g_saves = malloc(65536), *s_empty = malloc(65536), *s_ops = malloc(65536);
+    double *tv = malloc(sizeof(double) * (size_t)rounds * SMALL_ROUNDS * 8);
+    if (!logits || !g_empty || !g_saves || !s_empty || !s_ops || !tv) {
+        fprintf(stderr, "bench_trace: out of memory\n");
+        return 1;
     }
-    double plain = median(tf, reps);
+    graph_json(g_empty, 65536, prompts, c, 0, 0);
+    graph_json(g_saves, 65536, prompts, c, 0, 10);
+    graph_json(s_empty, 65536, one, c, 0, 0);
+    graph_json(s_ops, 65536, one, c, 1, 50);
 
-    char *json = malloc(65536);
-    /* no nodes: set-up cost; 10 saves: overhead; 50 zero ops on one element: per-op cost */
-    snprintf(json, 65536, "{\"version\": 1, \"inputs\": {\"prompts\": %s}}", prompts);
-    time_graph(m, json, 2);
-    double empty = time_graph(m, json, reps);
-    static const char *const pts[] = {"hook_resid_pre", "hook_resid_mid", "hook_resid_post", "hook_attn_out", "hook_mlp_out"};
-    k = (size_t)snprintf(json, 65536, "{\"version\": 1, \"inputs\": {\"prompts\": %s}, \"nodes\": [", prompts);
-    for (int i = 0; i < 10; i++)
-        k += (size_t)snprintf(json + k, 65536 - k, "%s{\"id\": \"s%d\", \"hook\": \"blocks.%d.%s\", \"op\": \"save\"}", i ? ", " : "", i,
-                              (i / 5) % c->n_layers, pts[i % 5]);
-    snprintf(json + k, 65536 - k, "]}");
-    double saves = time_graph(m, json, reps);
-    k = (size_t)snprintf(json, 65536, "{\"version\": 1, \"inputs\": {\"prompts\": %s}, \"nodes\": [", prompts);
-    for (int i = 0; i < 50; i++)
-        k += (size_t)snprintf(json + k, 65536 - k,
-                              "%s{\"id\": \"z%d\", \"hook\": \"blocks.%d.hook_resid_post\", \"op\": \"zero\", \"select\": {\"pos\": [-1], \"index\": [%d]}}",
-                              i ? ", " : "", i, i % c->n_layers, i % c->d_model);
-    snprintf(json + k, 65536 - k, "]}");
-    double ops = time_graph(m, json, reps);
-    printf("{\"model\": \"%s\", \"batch\": %d, \"tokens_per_prompt\": %d, \"plain_forward_ms\": %.3f, \"trace_empty_ms\": %.3f, "
-           "\"trace_10_saves_ms\": %.3f, \"save_overhead_vs_empty_trace\": %.4f, \"trace_setup_us\": %.1f, \"per_op_us\": %.2f}\n",
-           argv[1], B, T, plain * 1e3, empty * 1e3, saves * 1e3, saves / empty - 1, (empty - plain) * 1e6, (ops - empty) / 50 * 1e6);
-    free(json);
+    /* 4 x 64 tokens: plain forward, empty trace, 10 saves (one warm-up round first) */
+    seer_batch bt = {.n = B * T, .tokens = toks, .pos = pos, .seq = seq};
+    double *plain = tv, *empty = tv + rounds, *saves = tv + 2 * rounds;
+    for (int r = -1; r < rounds; r++) {
+        double a = time_plain(ctx, &bt, B, logits), e = time_graph(ctx, m, g_empty, 0), s = time_graph(ctx, m, g_saves, 0);
+        if (r >= 0) plain[r] = a, empty[r] = e, saves[r] = s;
+    }
+    double plain_s = median(plain, rounds), empty_s = median(empty, rounds), saves_s = median(saves, rounds);
+
+    /* one token: plain decode, parse alone, empty trace, 50 operations */
+    int nr = rounds * SMALL_ROUNDS;
+    double *p1 = tv, *parse = tv + nr, *e1 = tv + 2 * nr, *o1 = tv + 3 * nr;
+    seer_batch b1 = {.n = 1, .tokens = toks, .pos = pos};
+    for (int r = -1; r < nr; r++) {
+        double a = time_plain(ctx, &b1, 1, logits), q = time_graph(ctx, m, s_empty, 1), e = time_graph(ctx, m, s_empty, 0),
+               o = time_graph(ctx, m, s_ops, 0);
+        if (r >= 0) p1[r] = a, parse[r] = q, e1[r] = e, o1[r] = o;
+    }
+    double p1_s = median(p1, nr), parse_s = median(parse, nr), e1_s = median(e1, nr), o1_s = median(o1, nr);
+
+    printf("{\"model\": \"%s\", \"rounds\": %d, \"batch\": %d, \"tokens_per_prompt\": %d, \"plain_forward_ms\": %.3f, "
+           "\"trace_empty_ms\": %.3f, \"trace_10_saves_ms\": %.3f, \"save_overhead_vs_plain\": %.4f, "
+           "\"save_overhead_vs_empty_trace\": %.4f, \"one_token_plain_us\": %.1f, \"one_token_trace_empty_us\": %.1f, "
+           "\"trace_setup_us\": %.1f, \"graph_parse_us\": %.1f, \"per_op_us\": %.3f}\n",
+           argv[1], rounds, B, T, plain_s * 1e3, empty_s * 1e3, saves_s * 1e3, saves_s / plain_s - 1, saves_s / empty_s - 1,
+           p1_s * 1e6, e1_s * 1e6, (e1_s - p1_s) * 1e6, parse_s * 1e6, (o1_s - e1_s) / 50 * 1e6);
+    free(g_empty), free(g_saves), free(s_empty), free(s_ops), free(tv);
     free(logits);
     seer_ctx_free(ctx);
     seer_model_free(m);
