@@ -5,7 +5,7 @@
  * at the residual stream before the first block. */
 #include "seer/attrib.h"
 #include "seer/hooks.h"
-#include "test.h"
+#include "trace_util.h"
 
 #include <math.h>
 
@@ -20,24 +20,7 @@ static double metric_after_add(const int32_t *ids, int T, const char *hook, int 
                           "\"select\": {\"pos\": %d}, \"value\": [", hook, coef, pos);
     for (int i = 0; i < d; i++) k += (size_t)snprintf(j + k, cap - k, "%s%.9g", i ? "," : "", (double)delta[i]);
     snprintf(j + k, cap - k, "]}], \"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"tokens\": [\"a\", \"the\"]}]}}");
-    seer_err err;
-    seer_graph *g = NULL;
-    seer_trace_result *r = NULL;
-    double out = NAN;
-    if (seer_graph_load(M, j, strlen(j), NULL, NULL, &g, &err) || seer_trace_run(M, g, 2, &r, &err)) {
-        CHECK_MSG(0, "%s", err.msg);
-    } else {
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        seer_trace_result_print_json(r, f);
-        fclose(f);
-        const char *p = strstr(buf, "\"ld\": [");
-        if (p) out = strtod(p + 7, NULL);
-        free(buf);
-    }
-    seer_trace_result_free(r);
-    seer_graph_free(g);
+    double out = trace_metric(j, "ld");
     free(j);
     return out;
 }
@@ -69,6 +52,7 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
+    trace_model = M;
     const seer_tok *tk = seer_model_tok(M);
     int32_t *c = NULL, *x = NULL, *ta = NULL, *tb = NULL;
     size_t nc, nx, na, nb;

@@ -4,34 +4,14 @@
  * equals greedy generation; steering changes it; and every kind of bad graph is refused with
  * its own message before anything runs. */
 #include "seer/hooks.h"
-#include "test.h"
+#include "trace_util.h"
 
 static seer_model *M;
-
-static seer_trace_result *run_graph(const char *json) {
-    seer_err err;
-    seer_graph *g = NULL;
-    seer_trace_result *r = NULL;
-    CHECK_OK(seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err), &err);
-    if (!g) return NULL;
-    CHECK_OK(seer_trace_run(M, g, 2, &r, &err), &err);
-    seer_graph_free(g);
-    return r;
-}
 
 static const float *get(const seer_trace_result *r, const char *name) {
     const seer_tensor *t = r ? seer_trace_result_find(r, name) : NULL;
     CHECK_MSG(t != NULL, "saved tensor '%s' missing", name);
     return t ? t->data : NULL;
-}
-
-static void expect_bad(const char *json, const char *needle) {
-    seer_err err;
-    seer_graph *g = NULL;
-    err.msg[0] = 0;
-    seer_status st = seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err);
-    CHECK_MSG(st != SEER_OK && strstr(err.msg, needle), "graph %s: expected error with '%s', got '%s'", json, needle, err.msg);
-    seer_graph_free(g);
 }
 
 #define P2 "\"inputs\": {\"prompts\": [\"Once upon a time there was\", \"Lily\"]}"
@@ -42,6 +22,7 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
+    trace_model = M;
     const int d = 64;
 
     /* batch of two prompts == each alone, for several hooks including the pattern */
@@ -51,11 +32,11 @@ int main(void) {
                         "{\"id\": \"l\", \"hook\": \"logits\", \"op\": \"save\"}]";
     char json[4096];
     snprintf(json, sizeof(json), "{\"version\": 1, " P2 ", %s}", saves);
-    seer_trace_result *both = run_graph(json);
+    seer_trace_result *both = trace_run_json(json);
     snprintf(json, sizeof(json), "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\"]}, %s}", saves);
-    seer_trace_result *a = run_graph(json);
+    seer_trace_result *a = trace_run_json(json);
     snprintf(json, sizeof(json), "{\"version\": 1, \"inputs\": {\"prompts\": [\"Lily\"]}, %s}", saves);
-    seer_trace_result *b = run_graph(json);
+    seer_trace_result *b = trace_run_json(json);
     if (both && a && b) {
         const seer_tensor *tr = seer_trace_result_find(both, "r"), *ta = seer_trace_result_find(a, "r");
         int64_t T = tr->shape[1], Ta = ta->shape[1], Tb = seer_trace_result_find(b, "r")->shape[1];
@@ -97,11 +78,11 @@ int main(void) {
     }
 
     /* patch clean into clean: nothing changes; add zero: nothing changes */
-    seer_trace_result *same = run_graph("{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
+    seer_trace_result *same = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
                                         "\"tensors\": {\"z\": {\"data\": [" "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}},"
                                         "\"nodes\": [{\"id\": \"base\", \"hook\": \"logits\", \"op\": \"save\"}]}");
-    seer_trace_result *pat = run_graph("{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
+    seer_trace_result *pat = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
                                        "\"tensors\": {\"z\": {\"data\": [" "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                                        "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}},"
                                        "\"nodes\": [{\"id\": \"pt\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"patch\", \"from_batch\": 0,"
@@ -114,7 +95,7 @@ int main(void) {
     }
 
     /* patching a different prompt does change things, and equals the source at the patched layer */
-    seer_trace_result *pd = run_graph("{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog ran\", \"One cat sat\"]},"
+    seer_trace_result *pd = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog ran\", \"One cat sat\"]},"
                                       "\"nodes\": [{\"id\": \"pt\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"patch\", \"from_batch\": 0},"
                                       "{\"id\": \"r\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"save\"},"
                                       "{\"id\": \"o\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\"}]}");
@@ -130,9 +111,9 @@ int main(void) {
                         "{\"id\": \"n\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"noise\", \"scale\": 0.3, \"relative\": true, \"seed\": %d},"
                         "{\"id\": \"s\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\"}]}";
     snprintf(json, sizeof(json), noise, 5);
-    seer_trace_result *n1 = run_graph(json), *n2 = run_graph(json);
+    seer_trace_result *n1 = trace_run_json(json), *n2 = trace_run_json(json);
     snprintf(json, sizeof(json), noise, 6);
-    seer_trace_result *n3 = run_graph(json);
+    seer_trace_result *n3 = trace_run_json(json);
     if (n1 && n2 && n3) {
         const seer_tensor *t = seer_trace_result_find(n1, "s");
         CHECK(memcmp(get(n1, "s"), get(n2, "s"), t->nbytes) == 0);
@@ -153,7 +134,7 @@ int main(void) {
              "{\"id\": \"st\", \"hook\": \"blocks.4.hook_resid_pre\", \"op\": \"set\", \"from\": \"e\"},"
              "{\"id\": \"s4\", \"hook\": \"blocks.4.hook_resid_pre\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *pr = run_graph(json);
+    seer_trace_result *pr = trace_run_json(json);
     if (pr) {
         const float *v = get(pr, "s");
         int64_t T = seer_trace_result_find(pr, "s")->shape[1];
@@ -173,7 +154,7 @@ int main(void) {
 
     /* mean-ablation over the batch at position 0 (BOS for all: the mean is the row itself) and
      * at pos 1 across two prompts */
-    seer_trace_result *ma = run_graph("{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog\", \"One cat\"]},"
+    seer_trace_result *ma = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog\", \"One cat\"]},"
                                       "\"nodes\": [{\"id\": \"pre\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"},"
                                       "{\"id\": \"m\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"mean_ablate\", \"select\": {\"pos\": [1]}},"
                                       "{\"id\": \"post\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}]}");
@@ -188,7 +169,7 @@ int main(void) {
     }
 
     /* generation inside a trace: greedy equals seer generate's greedy continuation */
-    seer_trace_result *gen = run_graph("{\"version\": 1, \"inputs\": {\"prompts\": [\"\"]}, \"generate\": {\"steps\": 40, \"temp\": 0},"
+    seer_trace_result *gen = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"\"]}, \"generate\": {\"steps\": 40, \"temp\": 0},"
                                        "\"nodes\": [{\"id\": \"r\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\", \"steps\": [0, 3]}]}");
     if (gen) {
         FILE *f = tmpfile();
@@ -215,52 +196,52 @@ int main(void) {
     }
 
     /* bad graphs, each refused with its own message */
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_nope\", \"op\": \"save\"}]}",
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_nope\", \"op\": \"save\"}]}",
                "unknown hook");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.7.hook_resid_pre\", \"op\": \"save\"}]}",
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.7.hook_resid_pre\", \"op\": \"save\"}]}",
                "layer 7 out of range");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"v\": {\"data\": [1, 2, 3]}}}, \"nodes\": "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"v\": {\"data\": [1, 2, 3]}}}, \"nodes\": "
                "[{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"add\", \"tensor\": \"v\"}]}",
                "shape mismatch");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.attn.hook_z\", \"op\": \"zero\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.attn.hook_z\", \"op\": \"zero\","
                " \"select\": {\"head\": [8]}}]}",
                "select.head");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
                " \"select\": {\"batch\": [1]}}]}",
                "select.batch");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
                " \"select\": {\"index\": [64]}}]}",
                "select.index");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
                " \"colour\": 3}]}",
                "unknown field 'colour'");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"extra\": 1}", "unknown field 'extra'");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"set\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"extra\": 1}", "unknown field 'extra'");
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"set\","
                " \"from\": \"ghost\"}]}",
                "undefined node 'ghost'");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"late\", \"hook\": \"blocks.3.hook_resid_pre\", \"op\": \"save\"},"
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"late\", \"hook\": \"blocks.3.hook_resid_pre\", \"op\": \"save\"},"
                "{\"id\": \"x\", \"hook\": \"blocks.1.hook_resid_pre\", \"op\": \"set\", \"from\": \"late\"}]}",
                "a cycle");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"s\", \"hook\": \"blocks.3.attn.hook_pattern\", \"op\": \"save\"}]}"
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"s\", \"hook\": \"blocks.3.attn.hook_pattern\", \"op\": \"save\"}]}"
                "trailing",
                "malformed JSON");
-    expect_bad("{\"version\": 2, \"inputs\": {\"prompts\": [\"a\"]}}", "version 2 is newer than this seer understands (1)");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"explode\"}]}",
+    trace_expect_bad("{\"version\": 2, \"inputs\": {\"prompts\": [\"a\"]}}", "version 2 is newer than this seer understands (1)");
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"explode\"}]}",
                "unknown op 'explode'");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\"},"
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\"},"
                "{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\"}]}",
                "id used twice");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\","
                " \"select\": {\"pos\": [0]}}]}",
                "save takes no selector");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"add\","
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"add\","
                " \"tensor\": \"nope\"}]}",
                "not declared in inputs.tensors");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"f\": {\"file\": \"/nonexistent/x.safetensors\"}}}}",
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"f\": {\"file\": \"/nonexistent/x.safetensors\"}}}}",
                "cannot open");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": []}}", "non-empty list");
-    expect_bad("[1, 2]", "top level must be a JSON object");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"scale\"}]}",
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": []}}", "non-empty list");
+    trace_expect_bad("[1, 2]", "top level must be a JSON object");
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"scale\"}]}",
                "needs 'factor'");
     /* over the configured limits */
     {
@@ -277,14 +258,14 @@ int main(void) {
     }
     /* outputs.save picks what is returned; an unlisted save still feeds "from" */
     {
-        seer_trace_result *r = run_graph(
+        seer_trace_result *r = trace_run_json(
             "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
             "{\"id\": \"src\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"save\"},"
             "{\"id\": \"cp\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"set\", \"from\": \"src\"},"
             "{\"id\": \"out\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}],"
             " \"outputs\": {\"save\": [\"out\"]}}");
         CHECK(r && seer_trace_result_n_tensors(r) == 1 && seer_trace_result_find(r, "src") == NULL);
-        seer_trace_result *all = run_graph(
+        seer_trace_result *all = trace_run_json(
             "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
             "{\"id\": \"src\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"save\"}]}");
         const seer_tensor *o = r ? seer_trace_result_find(r, "out") : NULL, *sv = all ? seer_trace_result_find(all, "src") : NULL;

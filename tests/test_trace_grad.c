@@ -3,31 +3,11 @@
  * element), prompts of different lengths in one graph equal separate graphs, the loss metric
  * works too, and misuse is refused with its own message. */
 #include "seer/hooks.h"
-#include "test.h"
+#include "trace_util.h"
 
 #include <math.h>
 
 static seer_model *M;
-
-static seer_trace_result *run_graph(const char *json) {
-    seer_err err;
-    seer_graph *g = NULL;
-    seer_trace_result *r = NULL;
-    CHECK_OK(seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err), &err);
-    if (!g) return NULL;
-    CHECK_OK(seer_trace_run(M, g, 2, &r, &err), &err);
-    seer_graph_free(g);
-    return r;
-}
-
-static void expect_bad(const char *json, const char *needle) {
-    seer_err err;
-    seer_graph *g = NULL;
-    err.msg[0] = 0;
-    seer_status st = seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err);
-    CHECK_MSG(st != SEER_OK && strstr(err.msg, needle), "graph %s: expected error with '%s', got '%s'", json, needle, err.msg);
-    seer_graph_free(g);
-}
 
 /* The metric "ld" of prompt 0 with value v added at (pos, index) of hook. */
 static double metric_with(const char *hook, int pos, int index, double v) {
@@ -37,26 +17,7 @@ static double metric_with(const char *hook, int pos, int index, double v) {
              "{\"id\": \"a\", \"hook\": \"%s\", \"op\": \"add\", \"value\": [%.9g], \"select\": {\"pos\": %d, \"index\": %d}}],"
              " \"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"tokens\": [\"a\", \"the\"]}]}}",
              hook, v, pos, index);
-    seer_err err;
-    seer_graph *g = NULL;
-    seer_trace_result *r = NULL;
-    double out = NAN;
-    if (seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err) || seer_trace_run(M, g, 2, &r, &err)) {
-        CHECK_MSG(0, "%s", err.msg);
-    } else {
-        /* the summary's metric: parse it from the JSON the result prints */
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        seer_trace_result_print_json(r, f);
-        fclose(f);
-        const char *p = strstr(buf, "\"ld\": [");
-        if (p) out = strtod(p + 7, NULL);
-        free(buf);
-    }
-    seer_trace_result_free(r);
-    seer_graph_free(g);
-    return out;
+    return trace_metric(json, "ld");
 }
 
 #define METRICS "\"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"tokens\": [\"a\", \"the\"]}, {\"name\": \"nll\", \"type\": \"loss\"}]}"
@@ -67,9 +28,10 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
+    trace_model = M;
     const int d = 64;
 
-    seer_trace_result *r = run_graph(
+    seer_trace_result *r = trace_run_json(
         "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\", \"Lily\"]}, \"nodes\": ["
         "{\"id\": \"g_resid\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"},"
         "{\"id\": \"g_mlp\", \"hook\": \"blocks.1.mlp.hook_post\", \"op\": \"grad\", \"metric\": \"ld\"},"
@@ -108,7 +70,7 @@ int main(void) {
                 for (int64_t k = q + 1; k < T; k++) above += fabs(pg[(h * T + q) * T + k]);
         CHECK_MSG(above == 0, "pattern gradient above the diagonal: %g", above);
         /* prompt 1 alone gives the same gradient as inside the two-prompt graph */
-        seer_trace_result *one = run_graph("{\"version\": 1, \"inputs\": {\"prompts\": [\"Lily\"]}, \"nodes\": ["
+        seer_trace_result *one = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"Lily\"]}, \"nodes\": ["
                                            "{\"id\": \"g_resid\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"}], " METRICS "}");
         const seer_tensor *g1 = one ? seer_trace_result_find(one, "g_resid") : NULL;
         if (g1) {
@@ -128,22 +90,22 @@ int main(void) {
     seer_trace_result_free(r);
 
     /* misuse */
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"nope\"}], " METRICS "}",
                "is not in outputs.metrics");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\"}], " METRICS "}",
                "grad needs 'metric'");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"p\"}], \"outputs\": {\"metrics\": [{\"name\": \"p\", \"type\": \"prob\", \"tokens\": [\"a\"]}]}}",
                "not prob");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"ld\"}, {\"id\": \"z\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"zero\"}], " METRICS "}",
                "may only save");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"generate\": {\"steps\": 2}, \"nodes\": [{\"id\": \"g\", "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"generate\": {\"steps\": 2}, \"nodes\": [{\"id\": \"g\", "
                "\"hook\": \"blocks.0.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"}], " METRICS "}",
                "generation cannot be combined");
-    expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"ld\", \"select\": {\"pos\": 0}}], " METRICS "}",
                "no selector");
     seer_model_free(M);

@@ -5,37 +5,17 @@
 #include "seer/hooks.h"
 #include "seer/sae.h"
 #include "seer/sae_hook.h"
-#include "test.h"
+#include "trace_util.h"
 
 #include <math.h>
 
 static seer_model *M;
 #define DATA(t) ((const float *)(t)->data)
 
-static seer_trace_result *run_graph(const char *json) {
-    seer_err err;
-    seer_graph *g = NULL;
-    seer_trace_result *r = NULL;
-    CHECK_OK(seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err), &err);
-    if (!g) return NULL;
-    CHECK_OK(seer_trace_run(M, g, 2, &r, &err), &err);
-    seer_graph_free(g);
-    return r;
-}
-
 static const seer_tensor *get(const seer_trace_result *r, const char *name) {
     const seer_tensor *t = r ? seer_trace_result_find(r, name) : NULL;
     CHECK_MSG(t != NULL, "saved tensor '%s' missing", name);
     return t;
-}
-
-static void expect_bad(const char *json, const char *needle) {
-    seer_err err;
-    seer_graph *g = NULL;
-    err.msg[0] = 0;
-    seer_status st = seer_graph_load(M, json, strlen(json), NULL, NULL, &g, &err);
-    CHECK_MSG(st != SEER_OK && strstr(err.msg, needle), "graph %s: expected error with '%s', got '%s'", json, needle, err.msg);
-    seer_graph_free(g);
 }
 
 static seer_sae *random_sae(const char *hook, int64_t d_in, int64_t d_sae, int32_t k, uint64_t seed) {
@@ -65,6 +45,7 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
+    trace_model = M;
     seer_graph_set_codec(seer_sae_hook_codec());
     const int64_t d = 64, L = 48;
     snprintf(dir, sizeof(dir), "%s", test_tmp("trace_sae"));
@@ -86,7 +67,7 @@ int main(void) {
              "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"},"
              "{\"id\": \"logits\", \"hook\": \"logits\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *rec = run_graph(json);
+    seer_trace_result *rec = trace_run_json(json);
     const seer_tensor *before = get(rec, "before"), *after = get(rec, "after"), *z = get(rec, "z");
     if (before && after && z) {
         int64_t rows = before->shape[0] * before->shape[1];
@@ -118,11 +99,11 @@ int main(void) {
              "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"},"
              "{\"id\": \"logits\", \"hook\": \"logits\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *keep = run_graph(json);
+    seer_trace_result *keep = trace_run_json(json);
     snprintf(json, sizeof(json),
              "{\"version\": 1, \"inputs\": {" PROMPTS "}, \"nodes\": [{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"},"
              "{\"id\": \"logits\", \"hook\": \"logits\", \"op\": \"save\"}]}");
-    seer_trace_result *clean = run_graph(json);
+    seer_trace_result *clean = trace_run_json(json);
     const seer_tensor *ka = get(keep, "after"), *ca = get(clean, "after"), *kl = get(keep, "logits"), *cl = get(clean, "logits");
     if (ka && ca && kl && cl) {
         CHECK_MSG(memcmp(DATA(ka), DATA(ca), ka->nbytes) == 0, "keep_error with no edit changed the activation");
@@ -143,7 +124,7 @@ int main(void) {
                  " \"select\": {\"batch\": 0, \"pos\": 2}, \"edit\": {\"op\": \"scale\", \"latents\": [%d], \"value\": 3}},"
                  "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"}]}",
                  dir, lat);
-        seer_trace_result *ed = run_graph(json);
+        seer_trace_result *ed = trace_run_json(json);
         const seer_tensor *ea = get(ed, "after");
         if (ea) {
             float *want = malloc(ca->nbytes);
@@ -166,7 +147,7 @@ int main(void) {
              " \"edit\": {\"op\": \"zero\"}},"
              "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *zero = run_graph(json);
+    seer_trace_result *zero = trace_run_json(json);
     const seer_tensor *za = get(zero, "after");
     if (za) {
         float maxd = 0;
@@ -182,7 +163,7 @@ int main(void) {
 #define BAD(node, needle)                                              \
     do {                                                               \
         snprintf(json, sizeof(json), "%s%s]}", head, node);            \
-        expect_bad(json, needle);                                      \
+        trace_expect_bad(json, needle);                                      \
     } while (0)
     BAD("{\"id\": \"x\", \"hook\": \"" HOOK "\", \"op\": \"sae\", \"sae\": \"nope\"}", "not declared in inputs.saes");
     BAD("{\"id\": \"x\", \"hook\": \"" HOOK "\", \"op\": \"sae\"}", "'sae' must name");
