@@ -120,6 +120,33 @@ int main(void) {
         CHECK(memcmp(get(n1, "s"), get(n3, "s"), t->nbytes) != 0);
     }
 
+    /* relative noise on attention scores: masked keys stay -inf, the keys a query sees get
+     * noise scaled by the RMS of those alone (so everything downstream stays finite) */
+    seer_trace_result *ns = trace_run_json(
+        "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
+        "{\"id\": \"a\", \"hook\": \"blocks.1.attn.hook_attn_scores\", \"op\": \"save\"},"
+        "{\"id\": \"n\", \"hook\": \"blocks.1.attn.hook_attn_scores\", \"op\": \"noise\", \"scale\": 0.5, \"relative\": true, \"seed\": 3},"
+        "{\"id\": \"b\", \"hook\": \"blocks.1.attn.hook_attn_scores\", \"op\": \"save\"},"
+        "{\"id\": \"o\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\"}]}");
+    if (ns) {
+        const seer_tensor *ta = seer_trace_result_find(ns, "a"), *to = seer_trace_result_find(ns, "o");
+        const float *a = get(ns, "a"), *bb = get(ns, "b"), *o = get(ns, "o");
+        int64_t H = ta->shape[1], Tq = ta->shape[2], Tk = ta->shape[3], bad = 0, moved = 0;
+        for (int64_t h = 0; h < H; h++)
+            for (int64_t q = 0; q < Tq; q++)
+                for (int64_t kk = 0; kk < Tk; kk++) {
+                    int64_t i = (h * Tq + q) * Tk + kk;
+                    if (kk > q) bad += !(isinf(bb[i]) && bb[i] < 0);
+                    else bad += !isfinite(bb[i]), moved += bb[i] != a[i];
+                }
+        CHECK_MSG(bad == 0, "relative noise on scores: %lld entries not -inf where masked or not finite where seen", (long long)bad);
+        CHECK(moved > 0);
+        int64_t no = seer_tensor_nelem(to);
+        for (int64_t i = 0; i < no; i++) bad += !isfinite(o[i]);
+        CHECK_MSG(bad == 0, "relative noise on scores: the residual stream downstream is not finite");
+    }
+    seer_trace_result_free(ns);
+
     /* project_out: the saved value has no component along the direction; clamp bounds; set from node */
     char dir[2048] = "";
     size_t k = 0;

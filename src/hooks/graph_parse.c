@@ -580,10 +580,6 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
         node->uniform = dist && !strcmp(dist->valuestring, "uniform");
         if (rel && !cJSON_IsBool(rel)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: relative must be true or false", what);
         node->relative = cJSON_IsTrue(rel);
-        /* masked keys are -inf in scores: the RMS of a row, and so every noised value, is infinite */
-        if (node->relative && node->point == SEER_HP_ATTN_SCORES)
-            return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: relative noise on attention scores is undefined (masked "
-                                "keys are -inf): give an absolute scale", what);
         if (seed && !is_int(seed, 0, 9007199254740991.0)) return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: seed must be a non-negative integer", what);
         node->seed = seed ? (uint64_t)seed->valuedouble : 0;
         break;

@@ -99,16 +99,20 @@ void iv_apply_row(const graph_node *n, int node_index, float *row, const int64_t
         break;
     case OP_NOISE: {
         double s = n->scale;
+        /* Masked attention scores are -inf: they stay so, and a relative scale is taken over
+         * the finite values only (the keys the query sees). */
         if (n->relative) { /* relative to the RMS of the selected values */
             double ss = 0;
-            for (int64_t k = 0; k < ne; k++) ss += (double)row[offs[k]] * row[offs[k]];
-            s *= ne ? sqrt(ss / (double)ne) : 0;
+            int64_t nf = 0;
+            for (int64_t k = 0; k < ne; k++)
+                if (isfinite(row[offs[k]])) ss += (double)row[offs[k]] * row[offs[k]], nf++;
+            s *= nf ? sqrt(ss / (double)nf) : 0;
         }
         seer_rng r;
         seer_rng_seed(&r, mix(mix(mix(mix(n->seed, (uint64_t)node_index), (uint64_t)b), (uint64_t)pos), (uint64_t)step));
         for (int64_t k = 0; k < ne; k++) {
             float e = n->uniform ? 2.0f * seer_rng_uniform(&r) - 1.0f : seer_rng_normal(&r);
-            row[offs[k]] += (float)s * e;
+            if (isfinite(row[offs[k]])) row[offs[k]] += (float)s * e;
         }
         break;
     }
