@@ -41,6 +41,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
     }
 #endif
 
+/* Makes a private folder for a harness's files, in RAM (/dev/shm) when it can; aborts when no
+ * folder can be made, since the harness cannot run at all then. */
+static inline void fuzz_private_dir(char *dir, size_t cap, const char *name) {
+    snprintf(dir, cap, "/dev/shm/seer-fuzz-%s-XXXXXX", name);
+    if (mkdtemp(dir)) return;
+    snprintf(dir, cap, "/tmp/seer-fuzz-%s-XXXXXX", name);
+    if (!mkdtemp(dir)) abort();
+}
+
 /* Removes a harness's private folder and everything in it (at exit). */
 static inline void fuzz_rm_tree(const char *dir) {
     DIR *d = opendir(dir);

@@ -54,13 +54,6 @@ static void fuzz_graph_sae(const char *name, seer_sae_arch arch, const char *hoo
     seer_sae_free(s);
 }
 
-static void fuzz_graph_mkdtemp(char *dir, size_t cap, const char *name) {
-    snprintf(dir, cap, "/dev/shm/seer-fuzz-%s-XXXXXX", name);
-    if (mkdtemp(dir)) return;
-    snprintf(dir, cap, "/tmp/seer-fuzz-%s-XXXXXX", name);
-    if (!mkdtemp(dir)) abort(); /* the harness cannot run at all */
-}
-
 /* The models, the folder and its fixtures, once per process. Random GPT-2 models come without
  * a tokenizer: this one is saved and reloaded with the Llama's, so text prompts reach both. */
 static void fuzz_graph_init(void) {
@@ -74,7 +67,7 @@ static void fuzz_graph_init(void) {
         if (seer_model_random(&c, 3 + (uint64_t)i, i ? &gpt2 : &fuzz_graph_models[0], &err) != SEER_OK) abort();
     }
     char tmp[64], mpath[128], tpath[128];
-    fuzz_graph_mkdtemp(tmp, sizeof(tmp), "graph-model");
+    fuzz_private_dir(tmp, sizeof(tmp), "graph-model");
     snprintf(mpath, sizeof(mpath), "%s/gpt2.gguf", tmp);
     snprintf(tpath, sizeof(tpath), "%s/tok.bin", tmp);
     if (seer_model_save(gpt2, SEER_FORMAT_GGUF, mpath, SEER_DTYPE_COUNT, &err) != SEER_OK ||
@@ -85,7 +78,7 @@ static void fuzz_graph_init(void) {
     }
     seer_model_free(gpt2);
     fuzz_rm_tree(tmp);
-    fuzz_graph_mkdtemp(fuzz_graph_dir, sizeof(fuzz_graph_dir), "graph");
+    fuzz_private_dir(fuzz_graph_dir, sizeof(fuzz_graph_dir), "graph");
     atexit(fuzz_graph_cleanup);
     float happy[FUZZ_GRAPH_D], two[2 * FUZZ_GRAPH_D];
     for (int i = 0; i < FUZZ_GRAPH_D; i++) happy[i] = (float)(i % 5 - 2) * 0.1f;

@@ -36,11 +36,7 @@ static void fuzz_hf_cleanup(void) {
 
 static void fuzz_hf_model_one(const uint8_t *data, size_t size) {
     if (!fuzz_hf_dir[0]) {
-        snprintf(fuzz_hf_dir, sizeof(fuzz_hf_dir), "/dev/shm/seer-fuzz-hf-XXXXXX");
-        if (!mkdtemp(fuzz_hf_dir)) {
-            snprintf(fuzz_hf_dir, sizeof(fuzz_hf_dir), "/tmp/seer-fuzz-hf-XXXXXX");
-            if (!mkdtemp(fuzz_hf_dir)) abort(); /* the harness cannot run at all */
-        }
+        fuzz_private_dir(fuzz_hf_dir, sizeof(fuzz_hf_dir), "hf");
         atexit(fuzz_hf_cleanup);
     }
     const uint8_t *nul = memchr(data, 0, size);

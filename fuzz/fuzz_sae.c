@@ -96,11 +96,7 @@ static int fuzz_sae_same(const seer_sae *a, const seer_sae *b) {
 /* Saves in each writable format and reads it back: the same SAE, or a refusal with a message. */
 static void fuzz_sae_roundtrip(const seer_sae *s) {
     if (!fuzz_sae_dir[0]) {
-        snprintf(fuzz_sae_dir, sizeof(fuzz_sae_dir), "/dev/shm/seer-fuzz-sae-XXXXXX");
-        if (!mkdtemp(fuzz_sae_dir)) {
-            snprintf(fuzz_sae_dir, sizeof(fuzz_sae_dir), "/tmp/seer-fuzz-sae-XXXXXX");
-            if (!mkdtemp(fuzz_sae_dir)) abort(); /* the harness cannot run at all */
-        }
+        fuzz_private_dir(fuzz_sae_dir, sizeof(fuzz_sae_dir), "sae");
         atexit(fuzz_sae_cleanup);
     }
     static const seer_sae_format fmts[] = {SEER_SAE_FORMAT_SAELENS, SEER_SAE_FORMAT_SPARSIFY};
