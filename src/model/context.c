@@ -122,8 +122,8 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
      * of weights + KV, but not below the size where prefill slows down: measured on the 15M
      * shape, 64-token slices keep ~95 % of whole-batch speed with quantized weights, while f32
      * (OpenBLAS) needs ~128 (64 ran at 77-88 %). Long prompts in big batches still touch only a
-     * slice's worth; taps see whole batches and are never sliced. */
-    /* untapped Llama MLPs fuse gate and up, so their half touches d_mlp floats, not 2 d_mlp */
+     * slice's worth; taps see whole batches and are never sliced. Untapped Llama MLPs fuse gate
+     * and up, so their half touches d_mlp floats, not 2 d_mlp. */
     size_t touched_w = m->layers[0].w_gate && ctx_swiglu_fusable(&m->layers[0]) ? h : mlp_w;
     touched_w = attn_w > touched_w ? attn_w : touched_w;
     size_t per_token = (2 * d + touched_w) * sizeof(float) + c->work_size / nb;
