@@ -147,6 +147,25 @@ int main(void) {
     }
     seer_trace_result_free(ns);
 
+    /* set from a saved pattern: from its own save nothing changes; another layer's pattern set
+     * from it reads back exactly, for two prompts of different lengths */
+    const char *sp = "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\", \"Lily\"]}, \"nodes\": ["
+                     "{\"id\": \"p1\", \"hook\": \"blocks.1.attn.hook_pattern\", \"op\": \"save\"},"
+                     "{\"id\": \"same\", \"hook\": \"blocks.1.attn.hook_pattern\", \"op\": \"set\", \"from\": \"p1\"},"
+                     "{\"id\": \"p2\", \"hook\": \"blocks.2.attn.hook_pattern\", \"op\": \"set\", \"from\": \"p1\"},"
+                     "{\"id\": \"q2\", \"hook\": \"blocks.2.attn.hook_pattern\", \"op\": \"save\"},"
+                     "{\"id\": \"o\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}]}";
+    seer_trace_result *spr = trace_run_json(sp);
+    seer_trace_result *plain = trace_run_json(
+        "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\", \"Lily\"]}, \"nodes\": ["
+        "{\"id\": \"o\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}]}");
+    if (spr && plain) {
+        const seer_tensor *tp = seer_trace_result_find(spr, "p1"), *to = seer_trace_result_find(spr, "o");
+        CHECK(memcmp(get(spr, "p1"), get(spr, "q2"), tp->nbytes) == 0);
+        CHECK(memcmp(get(spr, "o"), get(plain, "o"), to->nbytes) == 0);
+    }
+    seer_trace_result_free(spr), seer_trace_result_free(plain);
+
     /* project_out: the saved value has no component along the direction; clamp bounds; set from node */
     char dir[2048] = "";
     size_t k = 0;

@@ -508,11 +508,6 @@ static seer_status parse_node(pctx *x, const cJSON *n, int idx) {
                                     node->hook, (long long)(heads * hw), src->hook, (long long)(sh * sw2));
             if (node->sel.n_head || node->sel.n_index)
                 return seer_err_set(err, SEER_ERR_INVALID, "graph: %s: set from a node copies whole rows (no head/index selection)", what);
-            /* a saved score or pattern is [batch, head, query, key]: a query's row is split over
-             * the heads and the trace reads rows whole, so copying one would mix other rows in */
-            if (is_scores)
-                return seer_err_set(err, SEER_ERR_UNSUPPORTED, "graph: %s: set from a node is for fixed-width hooks, not attention "
-                                    "scores or patterns (use patch with from_batch, or a tensor)", what);
             break;
         }
     } /* fall through: tensor/value checks */

@@ -120,7 +120,17 @@ static const float *source_row(trace_state *s, const graph_node *n, const seer_t
     if (n->op == OP_SET && n->from_node >= 0) {
         float *buf = s->save_buf[n->from_node];
         if (!buf) return NULL;
-        return saved_row(buf, ev, b, s->step == 0 ? pos : 0, s->step == 0 ? s->tmax : 1, 0, 0);
+        int32_t qpos = s->step == 0 ? pos : 0, T = s->step == 0 ? s->tmax : 1;
+        if (!is_scores(ev->point)) return saved_row(buf, ev, b, qpos, T, 0, 0);
+        /* a query's scores are one run per head in the save ([batch, head, query, key], keys
+         * as do_save sized them this step): gather them into the event's layout */
+        int64_t Tk = s->step == 0 ? s->tmax : ev->head_width, nk = ev->head_width < Tk ? ev->head_width : Tk;
+        for (int64_t h = 0; h < ev->n_heads; h++) {
+            float *dst = s->scratch + h * ev->head_width;
+            memcpy(dst, saved_row(buf, ev, b, qpos, T, h, Tk), (size_t)nk * sizeof(float));
+            for (int64_t k = nk; k < ev->head_width; k++) dst[k] = ev->data[r * ev->row_stride + h * ev->head_width + k];
+        }
+        return s->scratch;
     }
     if (n->op == OP_PATCH && n->from_batch >= 0) {
         if (pos >= s->tcap) return NULL;
