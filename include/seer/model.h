@@ -132,6 +132,9 @@ seer_pool *seer_ctx_pool(seer_ctx *c);
 
 /* ---- sampling ---- */
 
+/* Temperatures above this are refused (the distribution is uniform long before). */
+#define SEER_SAMPLER_MAX_TEMP 1e6
+
 typedef struct seer_sampler_params {
     float temp;  /* 0: greedy */
     int32_t top_k; /* 0: off */

@@ -30,7 +30,7 @@ int cmd_generate(int argc, char **argv) {
     int ignore_eos = 0, add_bos = 1;
     const cli_opt opts[] = {CLI_OPT_STR("-m", &model_path), CLI_OPT_STR("-z", &tok_path), CLI_OPT_STR("-p", &prompt),
                             CLI_OPT_STR("-f", &prompt_file), CLI_OPT_INT("-n", &steps, 1, 1 << 22),
-                            CLI_OPT_NUM("--temp", &temp, 0, 1e6), CLI_OPT_NUM("--top-p", &top_p, 1e-9, 1),
+                            CLI_OPT_NUM("--temp", &temp, 0, SEER_SAMPLER_MAX_TEMP), CLI_OPT_NUM("--top-p", &top_p, 1e-9, 1),
                             CLI_OPT_INT("--top-k", &top_k, 0, 1LL << 30), CLI_OPT_INT("--seed", &seed, 0, INT64_MAX),
                             CLI_OPT_THREADS(&threads), CLI_OPT_SWITCH("--ignore-eos", &ignore_eos, 1),
                             CLI_OPT_SWITCH("--no-bos", &add_bos, 0), {0}};

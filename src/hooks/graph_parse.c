@@ -729,8 +729,10 @@ static seer_status parse_generate(pctx *x, const cJSON *o) {
     g->gen.seed = seed ? (uint64_t)seed->valuedouble : 42;
     if ((st = get_float(o, "temp", "generate", 0, &g->gen.temp, x->err)) || (st = get_float(o, "top_p", "generate", 1, &g->gen.top_p, x->err)))
         return st;
-    if (g->gen.temp < 0 || !(g->gen.top_p > 0 && g->gen.top_p <= 1))
-        return seer_err_set(x->err, SEER_ERR_INVALID, "graph: generate: temp must be >= 0 and top_p in (0, 1]");
+    /* the sampler's own bounds, checked here so a graph that loads also runs */
+    if (!(g->gen.temp >= 0 && g->gen.temp <= SEER_SAMPLER_MAX_TEMP) || !(g->gen.top_p > 0 && g->gen.top_p <= 1))
+        return seer_err_set(x->err, SEER_ERR_INVALID, "graph: generate: temp must be in [0, %g] and top_p in (0, 1]",
+                            SEER_SAMPLER_MAX_TEMP);
     for (int32_t i = 0; i < g->n_prompts; i++)
         if (g->prompt_len[i] + g->gen.steps > g->limits.max_tokens)
             return seer_err_set(x->err, SEER_ERR_RANGE, "graph: prompt %d plus %d steps exceeds the limit of %d tokens", i, g->gen.steps,

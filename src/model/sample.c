@@ -15,7 +15,9 @@ struct seer_sampler {
 
 seer_status seer_sampler_init(const seer_sampler_params *p, int32_t n_vocab, seer_sampler **out, seer_err *err) {
     *out = NULL;
-    if (!(p->temp >= 0) || p->temp > 1e6f) return seer_err_set(err, SEER_ERR_INVALID, "sampler: temperature %g must be >= 0", (double)p->temp);
+    if (!(p->temp >= 0) || p->temp > SEER_SAMPLER_MAX_TEMP)
+        return seer_err_set(err, SEER_ERR_INVALID, "sampler: temperature %g must be in [0, %g]", (double)p->temp,
+                            SEER_SAMPLER_MAX_TEMP);
     if (!(p->top_p > 0 && p->top_p <= 1)) return seer_err_set(err, SEER_ERR_INVALID, "sampler: top-p %g must be in (0, 1]", (double)p->top_p);
     if (p->top_k < 0) return seer_err_set(err, SEER_ERR_INVALID, "sampler: top-k %d must be >= 0", p->top_k);
     if (n_vocab <= 0) return seer_err_set(err, SEER_ERR_INVALID, "sampler: vocabulary size %d", n_vocab);
