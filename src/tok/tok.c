@@ -85,10 +85,11 @@ void seer_tok_free(seer_tok *t) {
     free(t);
 }
 
-/* Appends len bytes plus a NUL to the blob; returns the offset or SIZE_MAX on failure. */
+/* Appends len bytes plus a NUL to the blob; returns the offset, or SIZE_MAX on failure (out of
+ * memory, or past the 4 GiB that 32-bit offsets address). */
 static size_t blob_append(seer_tok *t, const char *s, size_t len) {
     size_t need;
-    if (seer_add_size(t->blob_len, len, &need) || seer_add_size(need, 1, &need)) return SIZE_MAX;
+    if (seer_add_size(t->blob_len, len, &need) || seer_add_size(need, 1, &need) || need > UINT32_MAX) return SIZE_MAX;
     if (need > t->blob_cap) {
         size_t cap = t->blob_cap;
         while (cap < need) {
@@ -113,8 +114,9 @@ seer_status tok_set_piece(seer_tok *t, int32_t id, const char *s, size_t len, se
         return seer_err_set(err, SEER_ERR_FORMAT, "token %d: piece of %zu bytes exceeds the limit of %d",
                             (int)id, len, TOK_MAX_PIECE);
     size_t off = blob_append(t, s, len);
-    if (off == SIZE_MAX) return seer_err_set(err, SEER_ERR_NOMEM, "token %d: out of memory storing piece", (int)id);
-    t->raw_off[id] = off;
+    if (off == SIZE_MAX)
+        return seer_err_set(err, SEER_ERR_NOMEM, "token %d: out of memory storing piece (pieces are limited to 4 GiB in all)", (int)id);
+    t->raw_off[id] = (uint32_t)off;
     t->raw_len[id] = (uint32_t)len;
     t->has_piece[id] = 1;
     return SEER_OK;
@@ -123,8 +125,9 @@ seer_status tok_set_piece(seer_tok *t, int32_t id, const char *s, size_t len, se
 seer_status tok_set_dec(seer_tok *t, int32_t id, const char *s, size_t len, seer_err *err) {
     SEER_ASSERT(id >= 0 && id < t->n_vocab && len <= TOK_MAX_PIECE);
     size_t off = blob_append(t, s, len);
-    if (off == SIZE_MAX) return seer_err_set(err, SEER_ERR_NOMEM, "token %d: out of memory storing text", (int)id);
-    t->dec_off[id] = off;
+    if (off == SIZE_MAX)
+        return seer_err_set(err, SEER_ERR_NOMEM, "token %d: out of memory storing text (pieces are limited to 4 GiB in all)", (int)id);
+    t->dec_off[id] = (uint32_t)off;
     t->dec_len[id] = (uint32_t)len;
     return SEER_OK;
 }

@@ -34,7 +34,7 @@ struct seer_tok {
     /* Every piece twice, NUL-terminated: raw as stored, and the bytes it decodes to. */
     char *blob;
     size_t blob_len, blob_cap;
-    size_t *raw_off, *dec_off;
+    uint32_t *raw_off, *dec_off; /* 32 bits: a blob past 4 GiB is refused (tok_set_piece) */
     uint32_t *raw_len, *dec_len;
     float *scores;
     uint8_t *types;        /* seer_tok_type */
