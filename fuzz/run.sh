@@ -40,7 +40,10 @@ for n in "${names[@]}"; do
   art="$build/fuzz-artifacts/$n"
   log="$build/fuzz-logs/$n.log"
   mkdir -p "$art" "$build/fuzz-logs" "$corpus/$n"
-  before=$(ls "$art" 2>/dev/null | wc -l)
+  # findings: crash-, leak-, timeout- and oom- files; slow-unit- files (a unit past 10 s of wall
+  # clock, usually a starved machine) are counted apart
+  count() { ls "$art" 2>/dev/null | grep -c "^$1" ; }
+  before=$(ls "$art" 2>/dev/null | grep -cv '^slow-unit-') slow_before=$(count slow-unit-)
   dict=$(dict_for "$n")
   echo "fuzz: $n for ${secs}s (log $log)" >&2
   SEER_DATA="$data" OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}" \
@@ -48,15 +51,15 @@ for n in "${names[@]}"; do
     -artifact_prefix="$art/" ${dict:+-dict=$dict} >"$log" 2>&1
   rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
-  after=$(ls "$art" 2>/dev/null | wc -l)
-  found=$((after - before))
+  after=$(ls "$art" 2>/dev/null | grep -cv '^slow-unit-')
+  found=$((after - before)) slow=$(($(count slow-unit-) - slow_before))
   [ $rc -ne 0 ] && [ $found -eq 0 ] && found=1 # died without an artifact (e.g. seed crash)
   total_found=$((total_found + found))
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
-  rows+=("$(printf '%-14s %8ss %12s %8s %8s' "$n" "$secs" "${execs:-?}" "${cov:-?}" "$found")")
+  rows+=("$(printf '%-14s %8ss %12s %8s %8s %10s' "$n" "$secs" "${execs:-?}" "${cov:-?}" "$found" "$slow")")
 done
 
-printf '%-14s %9s %12s %8s %8s\n' harness time executions coverage findings
+printf '%-14s %9s %12s %8s %8s %10s\n' harness time executions coverage findings slow-units
 for r in "${rows[@]}"; do echo "$r"; done
 if [ $total_found -gt 0 ]; then
   echo "fuzz: $total_found finding(s); inputs are in $build/fuzz-artifacts/<harness>/, logs in $build/fuzz-logs/" >&2
