@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "seer/analysis.h"
-#include "test.h"
+#include "trace_util.h"
 
 static seer_model *M; /* stories260K */
 static char model_path[1024], tok_path[1024];
@@ -38,17 +38,6 @@ static float *plain_logits(const seer_model *m, const int32_t *toks, int32_t n) 
     free(pos);
     free(want);
     return out;
-}
-
-static seer_trace_result *run_graph(const seer_model *m, const char *json) {
-    seer_err err;
-    seer_graph *g = NULL;
-    seer_trace_result *r = NULL;
-    CHECK_OK(seer_graph_load(m, json, strlen(json), NULL, NULL, &g, &err), &err);
-    if (!g) return NULL;
-    CHECK_OK(seer_trace_run(m, g, 2, &r, &err), &err);
-    seer_graph_free(g);
-    return r;
 }
 
 static const float *saved(const seer_trace_result *r, const char *name) {
@@ -169,7 +158,7 @@ static void test_lens_golden(void) {
     ids_json(prompt, sizeof(prompt), ids, 12);
     snprintf(json, sizeof(json), "{\"version\": 1, \"inputs\": {\"prompts\": [%s]}, \"nodes\": ["
              "{\"id\": \"r2\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"save\"}]}", prompt);
-    seer_trace_result *tr = run_graph(M, json);
+    seer_trace_result *tr = trace_run_json(M, json);
     seer_lens_params p = seer_lens_default_params();
     p.pos = 7;
     seer_lens_result *r = NULL;
@@ -265,7 +254,7 @@ static void check_dla(const seer_model *m, const int32_t *toks, int32_t n, int32
     for (int l = 0; l < L; l++)
         snprintf(json + strlen(json), sizeof(json) - strlen(json), ", {\"id\": \"z%d\", \"hook\": \"blocks.%d.attn.hook_z\", \"op\": \"save\"}", l, l);
     snprintf(json + strlen(json), sizeof(json) - strlen(json), "]}");
-    seer_trace_result *tr = run_graph(m, json);
+    seer_trace_result *tr = trace_run_json(m, json);
     if (tr) {
         const float *x = saved(tr, "x") + (int64_t)at * c->d_model;
         for (int l = 0; l < L; l++) {
@@ -390,7 +379,7 @@ static void test_patch(void) {
                      "{\"id\": \"p\", \"hook\": \"blocks.%d.%s\", \"op\": \"patch\", \"from_batch\": 0, \"select\": {\"batch\": [1], \"%s\": [%d]}},"
                      "{\"id\": \"l\", \"hook\": \"logits\", \"op\": \"save\"}]}",
                      ref[k].l, ref[k].hook, ref[k].g == 3 ? "head" : "pos", ref[k].c);
-            seer_trace_result *tr = run_graph(M, json);
+            seer_trace_result *tr = trace_run_json(M, json);
             const float *l = saved(tr, "l");
             if (l) {
                 const float *row = l + (int64_t)(20 + 19) * 512;

@@ -20,7 +20,7 @@ static double metric_after_add(const int32_t *ids, int T, const char *hook, int 
                           "\"select\": {\"pos\": %d}, \"value\": [", hook, coef, pos);
     for (int i = 0; i < d; i++) k += (size_t)snprintf(j + k, cap - k, "%s%.9g", i ? "," : "", (double)delta[i]);
     snprintf(j + k, cap - k, "]}], \"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"tokens\": [\"a\", \"the\"]}]}}");
-    double out = trace_metric(j, "ld");
+    double out = trace_metric(M, j, "ld");
     free(j);
     return out;
 }
@@ -52,7 +52,6 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
-    trace_model = M;
     const seer_tok *tk = seer_model_tok(M);
     int32_t *c = NULL, *x = NULL, *ta = NULL, *tb = NULL;
     size_t nc, nx, na, nb;

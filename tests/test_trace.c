@@ -22,7 +22,6 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
-    trace_model = M;
     const int d = 64;
 
     /* batch of two prompts == each alone, for several hooks including the pattern */
@@ -32,11 +31,11 @@ int main(void) {
                         "{\"id\": \"l\", \"hook\": \"logits\", \"op\": \"save\"}]";
     char json[4096];
     snprintf(json, sizeof(json), "{\"version\": 1, " P2 ", %s}", saves);
-    seer_trace_result *both = trace_run_json(json);
+    seer_trace_result *both = trace_run_json(M, json);
     snprintf(json, sizeof(json), "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\"]}, %s}", saves);
-    seer_trace_result *a = trace_run_json(json);
+    seer_trace_result *a = trace_run_json(M, json);
     snprintf(json, sizeof(json), "{\"version\": 1, \"inputs\": {\"prompts\": [\"Lily\"]}, %s}", saves);
-    seer_trace_result *b = trace_run_json(json);
+    seer_trace_result *b = trace_run_json(M, json);
     if (both && a && b) {
         const seer_tensor *tr = seer_trace_result_find(both, "r"), *ta = seer_trace_result_find(a, "r");
         int64_t T = tr->shape[1], Ta = ta->shape[1], Tb = seer_trace_result_find(b, "r")->shape[1];
@@ -78,11 +77,11 @@ int main(void) {
     }
 
     /* patch clean into clean: nothing changes; add zero: nothing changes */
-    seer_trace_result *same = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
+    seer_trace_result *same = trace_run_json(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
                                         "\"tensors\": {\"z\": {\"data\": [" "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                                         "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}},"
                                         "\"nodes\": [{\"id\": \"base\", \"hook\": \"logits\", \"op\": \"save\"}]}");
-    seer_trace_result *pat = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
+    seer_trace_result *pat = trace_run_json(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"One day\", \"One day\"],"
                                        "\"tensors\": {\"z\": {\"data\": [" "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,"
                                        "0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]}}},"
                                        "\"nodes\": [{\"id\": \"pt\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"patch\", \"from_batch\": 0,"
@@ -95,7 +94,7 @@ int main(void) {
     }
 
     /* patching a different prompt does change things, and equals the source at the patched layer */
-    seer_trace_result *pd = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog ran\", \"One cat sat\"]},"
+    seer_trace_result *pd = trace_run_json(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog ran\", \"One cat sat\"]},"
                                       "\"nodes\": [{\"id\": \"pt\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"patch\", \"from_batch\": 0},"
                                       "{\"id\": \"r\", \"hook\": \"blocks.2.hook_resid_pre\", \"op\": \"save\"},"
                                       "{\"id\": \"o\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\"}]}");
@@ -111,9 +110,9 @@ int main(void) {
                         "{\"id\": \"n\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"noise\", \"scale\": 0.3, \"relative\": true, \"seed\": %d},"
                         "{\"id\": \"s\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\"}]}";
     snprintf(json, sizeof(json), noise, 5);
-    seer_trace_result *n1 = trace_run_json(json), *n2 = trace_run_json(json);
+    seer_trace_result *n1 = trace_run_json(M, json), *n2 = trace_run_json(M, json);
     snprintf(json, sizeof(json), noise, 6);
-    seer_trace_result *n3 = trace_run_json(json);
+    seer_trace_result *n3 = trace_run_json(M, json);
     if (n1 && n2 && n3) {
         const seer_tensor *t = seer_trace_result_find(n1, "s");
         CHECK(memcmp(get(n1, "s"), get(n2, "s"), t->nbytes) == 0);
@@ -122,7 +121,7 @@ int main(void) {
 
     /* relative noise on attention scores: masked keys stay -inf, the keys a query sees get
      * noise scaled by the RMS of those alone (so everything downstream stays finite) */
-    seer_trace_result *ns = trace_run_json(
+    seer_trace_result *ns = trace_run_json(M, 
         "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
         "{\"id\": \"a\", \"hook\": \"blocks.1.attn.hook_attn_scores\", \"op\": \"save\"},"
         "{\"id\": \"n\", \"hook\": \"blocks.1.attn.hook_attn_scores\", \"op\": \"noise\", \"scale\": 0.5, \"relative\": true, \"seed\": 3},"
@@ -155,8 +154,8 @@ int main(void) {
                      "{\"id\": \"p2\", \"hook\": \"blocks.2.attn.hook_pattern\", \"op\": \"set\", \"from\": \"p1\"},"
                      "{\"id\": \"q2\", \"hook\": \"blocks.2.attn.hook_pattern\", \"op\": \"save\"},"
                      "{\"id\": \"o\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}]}";
-    seer_trace_result *spr = trace_run_json(sp);
-    seer_trace_result *plain = trace_run_json(
+    seer_trace_result *spr = trace_run_json(M, sp);
+    seer_trace_result *plain = trace_run_json(M, 
         "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\", \"Lily\"]}, \"nodes\": ["
         "{\"id\": \"o\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}]}");
     if (spr && plain) {
@@ -180,7 +179,7 @@ int main(void) {
              "{\"id\": \"st\", \"hook\": \"blocks.4.hook_resid_pre\", \"op\": \"set\", \"from\": \"e\"},"
              "{\"id\": \"s4\", \"hook\": \"blocks.4.hook_resid_pre\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *pr = trace_run_json(json);
+    seer_trace_result *pr = trace_run_json(M, json);
     if (pr) {
         const float *v = get(pr, "s");
         int64_t T = seer_trace_result_find(pr, "s")->shape[1];
@@ -200,7 +199,7 @@ int main(void) {
 
     /* mean-ablation over the batch at position 0 (BOS for all: the mean is the row itself) and
      * at pos 1 across two prompts */
-    seer_trace_result *ma = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog\", \"One cat\"]},"
+    seer_trace_result *ma = trace_run_json(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"The dog\", \"One cat\"]},"
                                       "\"nodes\": [{\"id\": \"pre\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"},"
                                       "{\"id\": \"m\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"mean_ablate\", \"select\": {\"pos\": [1]}},"
                                       "{\"id\": \"post\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}]}");
@@ -215,7 +214,7 @@ int main(void) {
     }
 
     /* generation inside a trace: greedy equals seer generate's greedy continuation */
-    seer_trace_result *gen = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"\"]}, \"generate\": {\"steps\": 40, \"temp\": 0},"
+    seer_trace_result *gen = trace_run_json(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"\"]}, \"generate\": {\"steps\": 40, \"temp\": 0},"
                                        "\"nodes\": [{\"id\": \"r\", \"hook\": \"blocks.4.hook_resid_post\", \"op\": \"save\", \"steps\": [0, 3]}]}");
     if (gen) {
         FILE *f = tmpfile();
@@ -242,52 +241,52 @@ int main(void) {
     }
 
     /* bad graphs, each refused with its own message */
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_nope\", \"op\": \"save\"}]}",
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_nope\", \"op\": \"save\"}]}",
                "unknown hook");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.7.hook_resid_pre\", \"op\": \"save\"}]}",
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.7.hook_resid_pre\", \"op\": \"save\"}]}",
                "layer 7 out of range");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"v\": {\"data\": [1, 2, 3]}}}, \"nodes\": "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"v\": {\"data\": [1, 2, 3]}}}, \"nodes\": "
                "[{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"add\", \"tensor\": \"v\"}]}",
                "shape mismatch");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.attn.hook_z\", \"op\": \"zero\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.attn.hook_z\", \"op\": \"zero\","
                " \"select\": {\"head\": [8]}}]}",
                "select.head");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
                " \"select\": {\"batch\": [1]}}]}",
                "select.batch");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
                " \"select\": {\"index\": [64]}}]}",
                "select.index");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"zero\","
                " \"colour\": 3}]}",
                "unknown field 'colour'");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"extra\": 1}", "unknown field 'extra'");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"set\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"extra\": 1}", "unknown field 'extra'");
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"set\","
                " \"from\": \"ghost\"}]}",
                "undefined node 'ghost'");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"late\", \"hook\": \"blocks.3.hook_resid_pre\", \"op\": \"save\"},"
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"late\", \"hook\": \"blocks.3.hook_resid_pre\", \"op\": \"save\"},"
                "{\"id\": \"x\", \"hook\": \"blocks.1.hook_resid_pre\", \"op\": \"set\", \"from\": \"late\"}]}",
                "a cycle");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"s\", \"hook\": \"blocks.3.attn.hook_pattern\", \"op\": \"save\"}]}"
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"s\", \"hook\": \"blocks.3.attn.hook_pattern\", \"op\": \"save\"}]}"
                "trailing",
                "malformed JSON");
-    trace_expect_bad("{\"version\": 2, \"inputs\": {\"prompts\": [\"a\"]}}", "version 2 is newer than this seer understands (1)");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"explode\"}]}",
+    trace_expect_bad(M, "{\"version\": 2, \"inputs\": {\"prompts\": [\"a\"]}}", "version 2 is newer than this seer understands (1)");
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"explode\"}]}",
                "unknown op 'explode'");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\"},"
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\"},"
                "{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\"}]}",
                "id used twice");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"logits\", \"op\": \"save\","
                " \"select\": {\"pos\": [0]}}]}",
                "save takes no selector");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"add\","
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"add\","
                " \"tensor\": \"nope\"}]}",
                "not declared in inputs.tensors");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"f\": {\"file\": \"/nonexistent/x.safetensors\"}}}}",
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"], \"tensors\": {\"f\": {\"file\": \"/nonexistent/x.safetensors\"}}}}",
                "cannot open");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": []}}", "non-empty list");
-    trace_expect_bad("[1, 2]", "top level must be a JSON object");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"scale\"}]}",
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": []}}", "non-empty list");
+    trace_expect_bad(M, "[1, 2]", "top level must be a JSON object");
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a\"]}, \"nodes\": [{\"id\": \"x\", \"hook\": \"blocks.0.hook_resid_pre\", \"op\": \"scale\"}]}",
                "needs 'factor'");
     /* over the configured limits */
     {
@@ -304,14 +303,14 @@ int main(void) {
     }
     /* outputs.save picks what is returned; an unlisted save still feeds "from" */
     {
-        seer_trace_result *r = trace_run_json(
+        seer_trace_result *r = trace_run_json(M, 
             "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
             "{\"id\": \"src\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"save\"},"
             "{\"id\": \"cp\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"set\", \"from\": \"src\"},"
             "{\"id\": \"out\", \"hook\": \"blocks.1.hook_resid_post\", \"op\": \"save\"}],"
             " \"outputs\": {\"save\": [\"out\"]}}");
         CHECK(r && seer_trace_result_n_tensors(r) == 1 && seer_trace_result_find(r, "src") == NULL);
-        seer_trace_result *all = trace_run_json(
+        seer_trace_result *all = trace_run_json(M, 
             "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time\"]}, \"nodes\": ["
             "{\"id\": \"src\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"save\"}]}");
         const seer_tensor *o = r ? seer_trace_result_find(r, "out") : NULL, *sv = all ? seer_trace_result_find(all, "src") : NULL;

@@ -17,7 +17,7 @@ static double metric_with(const char *hook, int pos, int index, double v) {
              "{\"id\": \"a\", \"hook\": \"%s\", \"op\": \"add\", \"value\": [%.9g], \"select\": {\"pos\": %d, \"index\": %d}}],"
              " \"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"tokens\": [\"a\", \"the\"]}]}}",
              hook, v, pos, index);
-    return trace_metric(json, "ld");
+    return trace_metric(M, json, "ld");
 }
 
 #define METRICS "\"outputs\": {\"metrics\": [{\"name\": \"ld\", \"type\": \"logit_diff\", \"tokens\": [\"a\", \"the\"]}, {\"name\": \"nll\", \"type\": \"loss\"}]}"
@@ -28,10 +28,9 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
-    trace_model = M;
     const int d = 64;
 
-    seer_trace_result *r = trace_run_json(
+    seer_trace_result *r = trace_run_json(M, 
         "{\"version\": 1, \"inputs\": {\"prompts\": [\"Once upon a time there was\", \"Lily\"]}, \"nodes\": ["
         "{\"id\": \"g_resid\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"},"
         "{\"id\": \"g_mlp\", \"hook\": \"blocks.1.mlp.hook_post\", \"op\": \"grad\", \"metric\": \"ld\"},"
@@ -70,7 +69,7 @@ int main(void) {
                 for (int64_t k = q + 1; k < T; k++) above += fabs(pg[(h * T + q) * T + k]);
         CHECK_MSG(above == 0, "pattern gradient above the diagonal: %g", above);
         /* prompt 1 alone gives the same gradient as inside the two-prompt graph */
-        seer_trace_result *one = trace_run_json("{\"version\": 1, \"inputs\": {\"prompts\": [\"Lily\"]}, \"nodes\": ["
+        seer_trace_result *one = trace_run_json(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"Lily\"]}, \"nodes\": ["
                                            "{\"id\": \"g_resid\", \"hook\": \"blocks.2.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"}], " METRICS "}");
         const seer_tensor *g1 = one ? seer_trace_result_find(one, "g_resid") : NULL;
         if (g1) {
@@ -90,22 +89,22 @@ int main(void) {
     seer_trace_result_free(r);
 
     /* misuse */
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"nope\"}], " METRICS "}",
                "is not in outputs.metrics");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\"}], " METRICS "}",
                "grad needs 'metric'");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"p\"}], \"outputs\": {\"metrics\": [{\"name\": \"p\", \"type\": \"prob\", \"tokens\": [\"a\"]}]}}",
                "not prob");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"ld\"}, {\"id\": \"z\", \"hook\": \"blocks.0.hook_resid_post\", \"op\": \"zero\"}], " METRICS "}",
                "may only save");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"generate\": {\"steps\": 2}, \"nodes\": [{\"id\": \"g\", "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"generate\": {\"steps\": 2}, \"nodes\": [{\"id\": \"g\", "
                "\"hook\": \"blocks.0.hook_resid_post\", \"op\": \"grad\", \"metric\": \"ld\"}], " METRICS "}",
                "generation cannot be combined");
-    trace_expect_bad("{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
+    trace_expect_bad(M, "{\"version\": 1, \"inputs\": {\"prompts\": [\"a b\"]}, \"nodes\": [{\"id\": \"g\", \"hook\": \"blocks.0.hook_resid_post\", "
                "\"op\": \"grad\", \"metric\": \"ld\", \"select\": {\"pos\": 0}}], " METRICS "}",
                "no selector");
     seer_model_free(M);

@@ -45,7 +45,6 @@ int main(void) {
     snprintf(bin, sizeof(bin), "%s", test_data("models/stories260K/stories260K.bin"));
     snprintf(tok, sizeof(tok), "%s", test_data("models/stories260K/tok512.bin"));
     if (seer_model_load(bin, tok, &M, &err)) return 77;
-    trace_model = M;
     seer_graph_set_codec(seer_sae_hook_codec());
     const int64_t d = 64, L = 48;
     snprintf(dir, sizeof(dir), "%s", test_tmp("trace_sae"));
@@ -67,7 +66,7 @@ int main(void) {
              "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"},"
              "{\"id\": \"logits\", \"hook\": \"logits\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *rec = trace_run_json(json);
+    seer_trace_result *rec = trace_run_json(M, json);
     const seer_tensor *before = get(rec, "before"), *after = get(rec, "after"), *z = get(rec, "z");
     if (before && after && z) {
         int64_t rows = before->shape[0] * before->shape[1];
@@ -99,11 +98,11 @@ int main(void) {
              "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"},"
              "{\"id\": \"logits\", \"hook\": \"logits\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *keep = trace_run_json(json);
+    seer_trace_result *keep = trace_run_json(M, json);
     snprintf(json, sizeof(json),
              "{\"version\": 1, \"inputs\": {" PROMPTS "}, \"nodes\": [{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"},"
              "{\"id\": \"logits\", \"hook\": \"logits\", \"op\": \"save\"}]}");
-    seer_trace_result *clean = trace_run_json(json);
+    seer_trace_result *clean = trace_run_json(M, json);
     const seer_tensor *ka = get(keep, "after"), *ca = get(clean, "after"), *kl = get(keep, "logits"), *cl = get(clean, "logits");
     if (ka && ca && kl && cl) {
         CHECK_MSG(memcmp(DATA(ka), DATA(ca), ka->nbytes) == 0, "keep_error with no edit changed the activation");
@@ -124,7 +123,7 @@ int main(void) {
                  " \"select\": {\"batch\": 0, \"pos\": 2}, \"edit\": {\"op\": \"scale\", \"latents\": [%d], \"value\": 3}},"
                  "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"}]}",
                  dir, lat);
-        seer_trace_result *ed = trace_run_json(json);
+        seer_trace_result *ed = trace_run_json(M, json);
         const seer_tensor *ea = get(ed, "after");
         if (ea) {
             float *want = malloc(ca->nbytes);
@@ -147,7 +146,7 @@ int main(void) {
              " \"edit\": {\"op\": \"zero\"}},"
              "{\"id\": \"after\", \"hook\": \"" HOOK "\", \"op\": \"save\"}]}",
              dir);
-    seer_trace_result *zero = trace_run_json(json);
+    seer_trace_result *zero = trace_run_json(M, json);
     const seer_tensor *za = get(zero, "after");
     if (za) {
         float maxd = 0;
@@ -163,7 +162,7 @@ int main(void) {
 #define BAD(node, needle)                                              \
     do {                                                               \
         snprintf(json, sizeof(json), "%s%s]}", head, node);            \
-        trace_expect_bad(json, needle);                                      \
+        trace_expect_bad(M, json, needle);                                      \
     } while (0)
     BAD("{\"id\": \"x\", \"hook\": \"" HOOK "\", \"op\": \"sae\", \"sae\": \"nope\"}", "not declared in inputs.saes");
     BAD("{\"id\": \"x\", \"hook\": \"" HOOK "\", \"op\": \"sae\"}", "'sae' must name");
