@@ -158,7 +158,6 @@ static const float *source_row(trace_state *s, const graph_node *n, const seer_t
             cnt++;
         }
         for (int64_t j = 0; j < ev->width && cnt; j++) s->scratch[j] /= (float)cnt;
-        (void)r;
         return s->scratch;
     }
     return NULL;
