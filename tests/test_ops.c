@@ -667,6 +667,44 @@ static void test_matmul_stress(seer_pool *pool) {
     CHECK_MSG(bad == 0, "%d of %d pooled matmuls differ", bad, RUNS);
 }
 
+/* The RoPE table against libm in double: within a float's half-ulp (plus a hair for the double
+ * results' ~1e-15 differences), over thetas below and above 1, head sizes, and angles to 1e6. */
+static void test_rope_table(void) {
+    static const struct {
+        double theta;
+        int64_t d_head, n_pos;
+    } cases[] = {{10000, 48, 2048}, {500000, 128, 300}, {1e11, 64, 100}, {0.5, 8, 100}, {1e-3, 4, 50}, {10000, 2, 1000000}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        int64_t half = cases[k].d_head / 2, n = cases[k].n_pos;
+        float *c = malloc((size_t)(n * half) * sizeof(float)), *s = malloc((size_t)(n * half) * sizeof(float));
+        if (!c || !s) {
+            CHECK(0);
+            free(c), free(s);
+            return;
+        }
+        seer_rope_table(c, s, n, cases[k].d_head, cases[k].theta);
+        double worst = 0;
+        int64_t off_round = 0;
+        for (int64_t j = 0; j < half; j++) {
+            double freq = pow(cases[k].theta, -2.0 * (double)j / (double)cases[k].d_head);
+            for (int64_t p = 0; p < n; p++) {
+                double a = (double)p * freq, rc = cos(a), rs = sin(a);
+                float gc = c[p * half + j], gs = s[p * half + j];
+                double e = fmax(fabs(gc - rc), fabs(gs - rs));
+                if (!(e <= worst)) worst = e;
+                off_round += (gc != (float)rc) + (gs != (float)rs);
+            }
+        }
+        CHECK_MSG(worst <= 0x1p-25 * 1.0001, "rope theta %g d_head %lld: worst error %.3g", cases[k].theta,
+                  (long long)cases[k].d_head, worst);
+        CHECK_MSG(off_round * 1000 <= 2 * n * half + 2, "rope theta %g: %lld of %lld entries round differently from libm",
+                  cases[k].theta, (long long)off_round, (long long)(2 * n * half));
+        printf("rope table: theta %g, d_head %lld, %lld positions: worst |error| %.3g, %lld entries off libm's rounding\n",
+               cases[k].theta, (long long)cases[k].d_head, (long long)n, worst, (long long)off_round);
+        free(c), free(s);
+    }
+}
+
 int main(void) {
     seer_rng_seed(&rng, 1234);
     test_pool();
@@ -678,6 +716,7 @@ int main(void) {
         test_to_f32_level(lv);
     }
     test_work_size();
+    test_rope_table();
 
     seer_err err = {0};
     seer_pool *pools[4] = {NULL, NULL, NULL, NULL}; /* none, 1, 2, 3 threads */

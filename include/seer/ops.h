@@ -114,6 +114,11 @@ void seer_attn_scores_f32(float *scores, const float *q, const float *k, int64_t
                           float scale);
 void seer_attn_values_f32(float *out, const float *probs, const float *v, int64_t n, int64_t d, int64_t stride);
 
+/* ---- RoPE ---- */
+/* cos_out, sin_out [n_pos, d_head / 2] = cos, sin of pos · theta^(-2j / d_head), computed in
+ * double (agrees with libm to ~1e-15 relative) and stored as float. theta finite and > 0. */
+void seer_rope_table(float *cos_out, float *sin_out, int64_t n_pos, int64_t d_head, double theta);
+
 #ifdef __cplusplus
 }
 #endif

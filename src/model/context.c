@@ -70,14 +70,7 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
         goto out_free;
     }
     /* Angles in double so long contexts keep precision; the table is computed once. */
-    for (int64_t pos = 0; pos < c->n_ctx; pos++) {
-        for (int64_t j = 0; j < half; j++) {
-            double freq = pow((double)cfg->rope_theta, -2.0 * (double)j / (double)cfg->d_head);
-            double a = (double)pos * freq;
-            c->rope_cos[pos * half + j] = (float)cos(a);
-            c->rope_sin[pos * half + j] = (float)sin(a);
-        }
-    }
+    seer_rope_table(c->rope_cos, c->rope_sin, c->n_ctx, cfg->d_head, (double)cfg->rope_theta);
 
     /* scratch */
     size_t nb = (size_t)c->n_batch, d = (size_t)cfg->d_model, h = (size_t)cfg->d_mlp;

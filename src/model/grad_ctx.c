@@ -341,14 +341,8 @@ seer_status seer_tctx_init(seer_tmodel *tm, int32_t max_batch, int32_t max_seq, 
     p.total = 0;
     tctx_plan(c, &p);
     SEER_ASSERT(!p.overflow && c->real != NULL);
-    /* RoPE angles in double, as the inference context computes them, so both agree. */
-    int64_t half = cfg->d_head / 2;
-    for (int64_t pos = 0; pos < max_seq; pos++)
-        for (int64_t j = 0; j < half; j++) {
-            double a = (double)pos * pow((double)cfg->rope_theta, -2.0 * (double)j / (double)cfg->d_head);
-            c->rope_cos[pos * half + j] = (float)cos(a);
-            c->rope_sin[pos * half + j] = (float)sin(a);
-        }
+    /* RoPE angles as the inference context computes them, so both agree. */
+    seer_rope_table(c->rope_cos, c->rope_sin, max_seq, cfg->d_head, (double)cfg->rope_theta);
     pthread_once(&blas_once, blas_single_thread);
     *out = c;
     return SEER_OK;
