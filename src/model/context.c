@@ -111,19 +111,21 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
     c->out_rows = seer_arena_alloc(a, nb * sizeof(int32_t));
     SEER_ASSERT(c->out_rows != NULL);
 
-    /* Slices: the scratch a slice touches (x, xb, the shared half, quantized inputs) within ~3 %
-     * of weights + KV, but not below the size where prefill slows down: measured on the 15M
-     * shape, 64-token slices keep ~95 % of whole-batch speed with quantized weights, while f32
-     * (OpenBLAS) needs ~128 (64 ran at 77-88 %). Long prompts in big batches still touch only a
-     * slice's worth; taps see whole batches and are never sliced. Untapped Llama MLPs fuse gate
-     * and up, so their half touches d_mlp floats, not 2 d_mlp. */
+    /* Slices: the scratch a slice touches (x, xb, the shared half, packed inputs) within ~3 %
+     * of weights + KV, but not below the size where prefill slows down too much: measured on
+     * the 15M shape, quantized weights run 48-token slices at ~87 % of whole-batch speed (64 at
+     * ~98 %, 32 at ~80 %), and 48 is what keeps the smallest model in the bench (15M, q8_0,
+     * vocab 512: 9 KiB of scratch per token) within weights + KV + 10 %; f32 (OpenBLAS) needs
+     * ~128 (64 ran at 77-88 %). Long prompts in big batches still touch only a slice's worth;
+     * taps see whole batches and are never sliced. Untapped Llama MLPs fuse gate and up, so
+     * their half touches d_mlp floats, not 2 d_mlp. */
     size_t touched_w = m->layers[0].w_gate && ctx_swiglu_fusable(&m->layers[0]) ? h : mlp_w;
     touched_w = attn_w > touched_w ? attn_w : touched_w;
     size_t per_token = (2 * d + touched_w) * sizeof(float) + c->work_size / nb;
     size_t budget = (seer_model_weight_bytes(m) + kv_elems * 2 * sizeof(float)) / 33;
     const seer_tensor *w0 = m->layers[0].wq ? m->layers[0].wq : m->layers[0].wqkv;
     seer_dtype wt = w0 ? w0->type : SEER_DTYPE_F32;
-    size_t floor_u = wt == SEER_DTYPE_F32 || wt == SEER_DTYPE_F16 || wt == SEER_DTYPE_BF16 ? 128 : 64;
+    size_t floor_u = wt == SEER_DTYPE_F32 || wt == SEER_DTYPE_F16 || wt == SEER_DTYPE_BF16 ? 128 : 48;
     size_t u = budget / (per_token ? per_token : 1);
     u = u < floor_u ? floor_u : u & ~(size_t)15;
     if (p->n_ubatch > 0) u = (size_t)p->n_ubatch;
