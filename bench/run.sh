@@ -34,6 +34,15 @@ shape_args() {
   esac
 }
 
+# Every measured run starts with the model file out of the page cache (written back, then
+# dropped), as after a download or a reboot. Otherwise the run right after `seer model random`
+# wrote the file maps the writer's large page-cache folios whole (seen on Linux 6.18, ext4):
+# untouched weights (most rows of an untied embedding) then count in RSS, by up to 23 % here,
+# and the figures depend on which program happened to run first.
+cold() {
+  python3 -c "import os, sys; fd = os.open(sys.argv[1], os.O_RDONLY); os.fsync(fd); os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)" "$1"
+}
+
 results=$OUT/results.jsonl
 : > "$results"
 printf "%-6s %-6s %-5s | %10s %10s %10s | %9s %9s %9s | %6s %6s | %s\n" shape vocab type \
@@ -41,10 +50,12 @@ printf "%-6s %-6s %-5s | %10s %10s %10s | %9s %9s %9s | %6s %6s | %s\n" shape vo
 for shape in $SHAPES; do for vocab in $VOCABS; do for type in $TYPES; do
   m=$MODELS/rand-$shape-v$vocab-$type.gguf
   [ -f "$m" ] || "$SEER" model random $(shape_args "$shape") --vocab "$vocab" --ctx 1024 --seed 1 --type "$type" "$m" 2>/dev/null
+  cold "$m"
   /usr/bin/time -f "%M" -o "$OUT/rss.txt" "$SEER" bench -m "$m" -p 256 -n 128 -t "$THREADS" -r "$REPS" --json > "$OUT/seer.json"
   rss_kb=$(tail -1 "$OUT/rss.txt")
   lp=null; lt=null; tp=null; tt=null; llama_rss_kb=0
   if [ $have_llama = 1 ]; then
+    cold "$m"
     /usr/bin/time -f "%M" -o "$OUT/llama_rss.txt" "$LLAMA_BIN/llama-bench" -m "$m" -t "$THREADS" -p 256 -n 128 -r "$REPS" -o json > "$OUT/llama.json" 2>/dev/null || echo "[]" > "$OUT/llama.json"
     llama_rss_kb=$(tail -1 "$OUT/llama_rss.txt")
     read -r lp lt < <(python3 - "$OUT/llama.json" <<'PY'
