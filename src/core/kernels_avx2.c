@@ -468,6 +468,7 @@ static void gemm_avx2(const seer_mm *m, int64_t r0, int64_t r1) {
             int64_t kc = K - k0 < KC ? K - k0 : KC;
             for (int64_t i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
             for (int64_t i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
+            seer_gemm_prefetch_next(m, rb, k0, KC, r1, MR);
             int first = k0 == 0 && !m->acc;
             for (int64_t g = 0; g < groups; g++) {
                 micro_6x16(wb, m->xp + (g * K + k0) * SEER_GEMM_NR, kc, tile);
