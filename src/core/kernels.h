@@ -52,7 +52,7 @@ static inline int64_t seer_gemm_kc(int64_t K) {
 /* The GEMMs walk blocks of mr weight rows, each in k chunks of KC columns. This asks for the
  * weights of the chunk after (rb, k0) to come into L2 while the current one is swept: a block's
  * rows are mr separate streams a whole row apart, which the hardware prefetcher catches too
- * late, so without it each chunk's conversion waits on DRAM (110M q8_0 prefill: +13 %). */
+ * late, so without it each chunk's conversion waits on DRAM (110M q8_0 prefill: +6-13 %). */
 static inline void seer_gemm_prefetch_next(const seer_mm *m, int64_t rb, int64_t k0, int64_t KC, int64_t r1, int64_t mr) {
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
     int64_t nk0 = k0 + KC, nrb = rb;

@@ -108,4 +108,3 @@ void seer_rope_table(float *cos_out, float *sin_out, int64_t n_pos, int64_t d_he
         }
     }
 }
-
