@@ -601,27 +601,27 @@ static void pack_x_avx512(const float *x, int64_t n, int64_t cols, int64_t g0, i
 }
 
 /* c[i][h] = Σ_k wb[i][k] · xp_h[k][0..15]: weight row i against 16 packed x rows per half. */
-static inline void micro_12x32(const float *wb, const float *xp0, const float *xp1, int64_t kc, __m512 c[MR][2]) {
+static inline void micro_12x32(const float *wb, int64_t ldw, const float *xp0, const float *xp1, int64_t kc, __m512 c[MR][2]) {
 #pragma GCC unroll 12
     for (int64_t i = 0; i < MR; i++) c[i][0] = c[i][1] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR), x1 = _mm512_load_ps(xp1 + k * SEER_GEMM_NR);
 #pragma GCC unroll 12
         for (int64_t i = 0; i < MR; i++) {
-            __m512 b = _mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]);
+            __m512 b = _mm512_set1_ps(wb[i * ldw + k]);
             c[i][0] = _mm512_fmadd_ps(b, x0, c[i][0]);
             c[i][1] = _mm512_fmadd_ps(b, x1, c[i][1]);
         }
     }
 }
 
-static inline void micro_12x16(const float *wb, const float *xp0, int64_t kc, __m512 c[MR]) {
+static inline void micro_12x16(const float *wb, int64_t ldw, const float *xp0, int64_t kc, __m512 c[MR]) {
 #pragma GCC unroll 12
     for (int64_t i = 0; i < MR; i++) c[i] = _mm512_setzero_ps();
     for (int64_t k = 0; k < kc; k++) {
         __m512 x0 = _mm512_load_ps(xp0 + k * SEER_GEMM_NR);
 #pragma GCC unroll 12
-        for (int64_t i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * SEER_GEMM_LDW + k]), x0, c[i]);
+        for (int64_t i = 0; i < MR; i++) c[i] = _mm512_fmadd_ps(_mm512_set1_ps(wb[i * ldw + k]), x0, c[i]);
     }
 }
 
@@ -642,35 +642,55 @@ static inline void tile_out(const seer_mm *m, const __m512 c[MR], int64_t x0, in
 /* For each block of MR weight rows and each k chunk: the rows are converted to f32 once (wb, an
  * L1-sized buffer), then swept against every packed group of x rows, 32 at a time, each tile
  * added into y. Weights are read once per call; x streams from L2. */
+/* One k chunk of one block of weight rows (w, row stride ldw floats) against every packed
+ * group of x rows, 32 at a time, each tile added into y. */
+static inline void gemm_chunk(const seer_mm *m, const float *w, int64_t ldw, int64_t rb, int nr, int64_t k0, int64_t kc,
+                              int first) {
+    const int64_t K = m->cols, groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+    for (int64_t g = 0; g < groups; g += 2) {
+        const float *xp0 = m->xp + (g * K + k0) * SEER_GEMM_NR;
+        int64_t nx = m->n - g * SEER_GEMM_NR;
+        if (g + 1 < groups) {
+            __m512 c[MR][2], h[MR];
+            micro_12x32(w, ldw, xp0, xp0 + K * SEER_GEMM_NR, kc, c);
+            for (int64_t i = 0; i < MR; i++) h[i] = c[i][0];
+            tile_out(m, h, g * SEER_GEMM_NR, 16, rb, nr, first);
+            for (int64_t i = 0; i < MR; i++) h[i] = c[i][1];
+            tile_out(m, h, (g + 1) * SEER_GEMM_NR, nx - 16 < 16 ? nx - 16 : 16, rb, nr, first);
+        } else {
+            __m512 c[MR];
+            micro_12x16(w, ldw, xp0, kc, c);
+            tile_out(m, c, g * SEER_GEMM_NR, nx < 16 ? nx : 16, rb, nr, first);
+        }
+    }
+}
+
+/* For each block of MR weight rows and each k chunk: the rows are converted to f32 once (wb, an
+ * L1-sized buffer), then swept against every packed group of x rows. Full blocks of f32 rows
+ * whose stride is not a multiple of 4 KB are read in place instead (the copy would only move
+ * them; at such strides the rows a micro-kernel broadcasts from do not share L1 sets). Weights
+ * are read once per call; x streams from L2. */
 static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
-    const int64_t K = m->cols, KC = seer_gemm_kc(K), groups = (m->n + SEER_GEMM_NR - 1) / SEER_GEMM_NR;
+    const int64_t K = m->cols, KC = seer_gemm_kc(K);
     const size_t bel = seer_dtype_block_elems(m->wtype), bby = seer_dtype_block_bytes(m->wtype);
     void (*conv)(const void *, float *, int64_t) = seer_kernels_avx512.to_f32[m->wtype];
+    const int in_place = m->wtype == SEER_DTYPE_F32 && m->wrow % 4096 != 0 && m->wrow % sizeof(float) == 0;
     _Alignas(64) float wb[MR * SEER_GEMM_LDW];
     for (int64_t rb = r0; rb < r1; rb += MR) {
         int nr = r1 - rb < MR ? (int)(r1 - rb) : MR;
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int64_t kc = K - k0 < KC ? K - k0 : KC;
+            int first = k0 == 0 && !m->acc;
+            if (in_place && nr == MR) {
+                seer_gemm_prefetch_next(m, rb, k0, KC, r1, MR);
+                gemm_chunk(m, (const float *)(const void *)wrow(m, rb) + k0, (int64_t)(m->wrow / sizeof(float)), rb, nr,
+                           k0, kc, first);
+                continue;
+            }
             for (int64_t i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
             for (int64_t i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
             seer_gemm_prefetch_next(m, rb, k0, KC, r1, MR);
-            int first = k0 == 0 && !m->acc;
-            for (int64_t g = 0; g < groups; g += 2) {
-                const float *xp0 = m->xp + (g * K + k0) * SEER_GEMM_NR;
-                int64_t nx = m->n - g * SEER_GEMM_NR;
-                if (g + 1 < groups) {
-                    __m512 c[MR][2], h[MR];
-                    micro_12x32(wb, xp0, xp0 + K * SEER_GEMM_NR, kc, c);
-                    for (int64_t i = 0; i < MR; i++) h[i] = c[i][0];
-                    tile_out(m, h, g * SEER_GEMM_NR, 16, rb, nr, first);
-                    for (int64_t i = 0; i < MR; i++) h[i] = c[i][1];
-                    tile_out(m, h, (g + 1) * SEER_GEMM_NR, nx - 16 < 16 ? nx - 16 : 16, rb, nr, first);
-                } else {
-                    __m512 c[MR];
-                    micro_12x16(wb, xp0, kc, c);
-                    tile_out(m, c, g * SEER_GEMM_NR, nx < 16 ? nx : 16, rb, nr, first);
-                }
-            }
+            gemm_chunk(m, wb, SEER_GEMM_LDW, rb, nr, k0, kc, first);
         }
     }
 }

@@ -115,7 +115,7 @@ seer_status seer_ctx_init(const seer_model *m, const seer_ctx_params *p, seer_ct
      * of weights + KV, but not below the size where prefill slows down too much: measured on
      * the 15M shape, quantized weights run 48-token slices at ~87 % of whole-batch speed (64 at
      * ~98 %, 32 at ~80 %), and 48 is what keeps the smallest model in the bench (15M, q8_0,
-     * vocab 512: 9 KiB of scratch per token) within weights + KV + 10 %; f32 (OpenBLAS) needs
+     * vocab 512: 9 KiB of scratch per token) within weights + KV + 10 %; f32 needs
      * ~128 (64 ran at 77-88 %). Long prompts in big batches still touch only a slice's worth;
      * taps see whole batches and are never sliced. Untapped Llama MLPs fuse gate and up, so
      * their half touches d_mlp floats, not 2 d_mlp. */
