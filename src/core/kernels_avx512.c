@@ -639,9 +639,6 @@ static inline void tile_out(const seer_mm *m, const __m512 c[MR], int64_t x0, in
     }
 }
 
-/* For each block of MR weight rows and each k chunk: the rows are converted to f32 once (wb, an
- * L1-sized buffer), then swept against every packed group of x rows, 32 at a time, each tile
- * added into y. Weights are read once per call; x streams from L2. */
 /* One k chunk of one block of weight rows (w, row stride ldw floats) against every packed
  * group of x rows, 32 at a time, each tile added into y. */
 static inline void gemm_chunk(const seer_mm *m, const float *w, int64_t ldw, int64_t rb, int nr, int64_t k0, int64_t kc,
@@ -681,15 +678,14 @@ static void gemm_avx512(const seer_mm *m, int64_t r0, int64_t r1) {
         for (int64_t k0 = 0; k0 < K; k0 += KC) {
             int64_t kc = K - k0 < KC ? K - k0 : KC;
             int first = k0 == 0 && !m->acc;
+            seer_gemm_prefetch_next(m, rb, k0, KC, r1, MR);
             if (in_place && nr == MR) {
-                seer_gemm_prefetch_next(m, rb, k0, KC, r1, MR);
                 gemm_chunk(m, (const float *)(const void *)wrow(m, rb) + k0, (int64_t)(m->wrow / sizeof(float)), rb, nr,
                            k0, kc, first);
                 continue;
             }
             for (int64_t i = 0; i < nr; i++) conv(wrow(m, rb + i) + (size_t)k0 / bel * bby, wb + i * SEER_GEMM_LDW, kc);
             for (int64_t i = nr; i < MR; i++) memset(wb + i * SEER_GEMM_LDW, 0, (size_t)kc * sizeof(float));
-            seer_gemm_prefetch_next(m, rb, k0, KC, r1, MR);
             gemm_chunk(m, wb, SEER_GEMM_LDW, rb, nr, k0, kc, first);
         }
     }
