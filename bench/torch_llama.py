@@ -2,12 +2,9 @@
 """PyTorch peer for `make bench`: the same Llama-shaped model (RMSNorm, RoPE on interleaved
 pairs, grouped-query attention, SwiGLU) with random weights, prefill of P tokens as one batch
 and decode of N tokens one at a time with a KV cache, median over repetitions. Prints JSON."""
-import argparse, json, os, statistics, time
+import argparse, json, statistics, time
 
-# torch's OpenMP threads spin while idle and fight OpenBLAS's own threads for the two cores:
-# measured here, passive waiting makes this peer ~3x faster (15M prefill 0.65-1.0k -> 2.2-2.9k
-# tok/s). Set before torch loads; an explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch_threads  # noqa: F401  (before torch: sets how its threads wait)
 
 import torch
 

@@ -4,12 +4,9 @@ with forward hooks, on the weights of a seer GGUF (F32) and the token ids seer u
 every block is a hook module (as TransformerLens's HookPoint); the clean run caches it, then each
 (layer, position) cell gets one patched forward of the corrupted prompt ("naive"), and, as a
 second number, all positions of a layer go as one batch of T copies ("batched"). Prints JSON."""
-import argparse, json, os, math, mmap, struct, sys, time
+import argparse, json, math, mmap, struct, sys, time
 
-# torch's OpenMP threads spin while idle and fight OpenBLAS's own threads for the two cores:
-# measured here, passive waiting makes this peer ~3x faster (15M prefill 0.65-1.0k -> 2.2-2.9k
-# tok/s). Set before torch loads; an explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch_threads  # noqa: F401  (before torch: sets how its threads wait)
 
 import numpy as np
 import torch

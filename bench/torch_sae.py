@@ -8,12 +8,9 @@ on the same kind of synthetic activations, and prints training tokens/s and peak
 --decode dense (the default) decodes as SAELens does: the codes scattered into a dense
 [batch, d_sae] matrix times W_dec. --decode bag uses embedding_bag over the k active rows,
 as sparsify does on CPU: a sparse decoder, as a second and stronger reference point."""
-import argparse, json, os, resource, time
+import argparse, json, resource, time
 
-# torch's OpenMP threads spin while idle and fight OpenBLAS's own threads for the two cores:
-# measured here, passive waiting makes this peer ~3x faster (15M prefill 0.65-1.0k -> 2.2-2.9k
-# tok/s). Set before torch loads; an explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch_threads  # noqa: F401  (before torch: sets how its threads wait)
 
 import torch
 import torch.nn.functional as F

@@ -3,12 +3,9 @@
 causal attention, SwiGLU, classifier tied to the embedding) with random weights, one forward +
 cross-entropy + backward per step on a fixed [batch, seq] of random tokens, no optimizer update.
 Prints JSON with tokens/s and the process's peak resident memory."""
-import argparse, json, os, resource, time
+import argparse, json, resource, time
 
-# torch's OpenMP threads spin while idle and fight OpenBLAS's own threads for the two cores:
-# measured here, passive waiting makes this peer ~3x faster (15M prefill 0.65-1.0k -> 2.2-2.9k
-# tok/s). Set before torch loads; an explicit setting in the environment wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+import torch_threads  # noqa: F401  (before torch: sets how its threads wait)
 
 import torch
 import torch.nn.functional as F
